@@ -1,0 +1,1 @@
+"""The runtime: supervisor, registry/watcher/executor actors, the ScriptEngine facade."""

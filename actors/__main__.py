@@ -1,0 +1,4 @@
+from . import cli
+
+if __name__ == "__main__":
+    cli.main()

@@ -1,0 +1,1 @@
+"""Modules that use the engine, and the demo host."""

@@ -1,0 +1,1 @@
+"""The wargame module: combat rules as embedded scripts."""

@@ -1,0 +1,1 @@
+"""Where scripts come from: embedded providers and the external scripts tree."""
