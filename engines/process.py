@@ -142,12 +142,12 @@ class RunnerProcess:
         self._programs: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], str] = {}
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._stderr_thread: threading.Thread | None = None
-        self._killed_for: str | None = None
         self._last_rss_check = 0.0
         self.hello: wire.Hello | None = None
         self.executions = 0
         self.starts = 0
         self.last_exit_reason: str | None = None
+        self.last_exit_crashed = False  # the last exit was a crash, not a stop or a limit breach
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -398,7 +398,6 @@ class RunnerProcess:
             try:
                 frame = self._read_frame(deadline)
             except _Deadline:
-                self._killed_for = "no answer within the execution's deadline"
                 self.kill()
                 self._reap(f"killed: no answer {limits.timeout + self.grace:.2f}s after exec")
                 raise ScriptError(
@@ -490,7 +489,7 @@ class RunnerProcess:
         if proc is not None:
             if proc.poll() is None:
                 return
-            self._reap(None)
+            self._reap(None, crashed=True)  # died while idle
         self._spawn()
 
     def _spawn(self) -> None:
@@ -511,7 +510,6 @@ class RunnerProcess:
         self._proc = proc
         self._frames.clear()
         self._loaded.clear()
-        self._killed_for = None
         self._stderr_tail.clear()
         assert proc.stdout is not None
         self._poll = select.poll()
@@ -557,7 +555,7 @@ class RunnerProcess:
                 self.kill()
         self._reap(reason)
 
-    def _reap(self, reason: str | None) -> None:
+    def _reap(self, reason: str | None, *, crashed: bool = False) -> None:
         """Forget the current process (it has exited or is being killed)."""
         proc = self._proc
         if proc is None:
@@ -570,6 +568,7 @@ class RunnerProcess:
         if reason is None:
             reason = _describe_exit(code)
         self.last_exit_reason = reason
+        self.last_exit_crashed = crashed
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):
@@ -597,9 +596,10 @@ class RunnerProcess:
         if self._stderr_thread is not None:  # let it read the last lines the runner wrote
             self._stderr_thread.join(0.5)
         tail = list(self._stderr_tail)
-        self._reap(reason)
         if any(marker in line.lower() for line in tail for marker in _OOM_MARKERS):
+            self._reap(f"out of memory ({reason})")
             return ScriptError(ErrorType.MEMORY_LIMIT, f"runner ran out of memory and exited ({reason})")
+        self._reap(reason, crashed=True)
         return ScriptError(ErrorType.RUNNER_CRASHED, f"runner {reason} during the request")
 
     def _protocol_failure(self, what: str) -> ScriptError:

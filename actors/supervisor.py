@@ -1,0 +1,206 @@
+"""``Supervisor``: starts the registry actor and the executor actors of each
+language pool, restarts an executor actor that dies, answers status queries,
+dispatches ``Execute`` messages, and shuts everything down in order."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import psutil
+import pykka
+from loguru import logger
+
+from engines import Language, RunnerProcess
+
+from .config import EngineConfig
+from .dispatch import Dispatcher
+from .executor import ExecutorActor
+from .messages import ChildFailed, Execute, GetStatus, HealthCheck, RegisterProvider, RestartRunner, Shutdown
+from .pool import RESTARTING, ExecutorPool, ExecutorSlot
+from .registry_actor import RegistryActor, SnapshotBox
+from .status import EngineStatus, ExecutionStats, ExecutorStatus, LanguageStatus, ScriptStatus
+
+HEALTH_INTERVAL = 0.5
+
+
+class Supervisor(pykka.ThreadingActor):
+    def __init__(
+        self,
+        config: EngineConfig,
+        pools: Mapping[Language, ExecutorPool],
+        box: SnapshotBox,
+        stats: ExecutionStats,
+        dispatcher: Dispatcher,
+        providers: list[Any],
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.pools = pools
+        self.box = box
+        self.stats = stats
+        self.dispatcher = dispatcher
+        self._providers = providers
+        self.registry: pykka.ActorRef[Any] | None = None
+        self.executors: dict[tuple[Language, int], pykka.ActorRef[Any]] = {}
+        self.started_at = time.time()
+        self._health: threading.Timer | None = None
+        self._running = True
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self.registry = RegistryActor.start(self.box, self._providers)
+        for language, pool in self.pools.items():
+            for index in range(self.config.pool_size(language)):
+                runner = RunnerProcess(
+                    binary=self.config.runner_binary,
+                    name=f"{language.value}-{index}",
+                    limits=self.config.limits,
+                    whitelist=self.config.whitelist,
+                    spawn=self.config.spawn,
+                )
+                slot = ExecutorSlot(language=language, index=index, runner=runner, state=RESTARTING)
+                pool.add(slot)
+                self._start_executor(slot, pool)
+        self._schedule_health()
+
+    def on_stop(self) -> None:
+        if self._health is not None:
+            self._health.cancel()
+
+    def _start_executor(self, slot: ExecutorSlot, pool: ExecutorPool) -> None:
+        ref = ExecutorActor.start(slot, pool, self.actor_ref, self.config.restart_intensity)
+        slot.actor = ref
+        self.executors[(slot.language, slot.index)] = ref
+
+    def _schedule_health(self) -> None:
+        ref = self.actor_ref
+
+        def tick() -> None:
+            if ref.is_alive():
+                ref.tell(HealthCheck())
+
+        self._health = threading.Timer(HEALTH_INTERVAL, tick)
+        self._health.daemon = True
+        self._health.start()
+
+    # --- messages ---------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Execute):
+            return self.dispatcher.execute_async(
+                message.module, message.script, message.input, timeout=message.timeout, limits=message.limits
+            )
+        if isinstance(message, GetStatus):
+            return self.status()
+        if isinstance(message, RegisterProvider):
+            assert self.registry is not None
+            return self.registry.ask(message)
+        if isinstance(message, HealthCheck):
+            self._check_health()
+            return None
+        if isinstance(message, ChildFailed):
+            self._replace_executor(message)
+            return None
+        if isinstance(message, Shutdown):
+            self._shutdown(message.timeout)
+            return None
+        return super().on_receive(message)
+
+    def _check_health(self) -> None:
+        if not self._running:
+            return
+        for pool in self.pools.values():
+            for slot in pool.take_dead_idle():
+                logger.warning("runner {} died while idle ({}); restarting", slot.name, slot.runner.last_exit_reason)
+                if slot.actor is not None:
+                    slot.actor.tell(RestartRunner(crashed=True))
+        self._schedule_health()
+
+    def _replace_executor(self, failed: ChildFailed) -> None:
+        if not self._running:
+            return
+        language = Language(failed.language)
+        pool = self.pools[language]
+        slot = next(s for s in pool.slots if s.index == failed.index)
+        logger.error("executor {} died ({}); starting a new one", slot.name, failed.error)
+        slot.crash_times.append(time.monotonic())
+        slot.state = RESTARTING
+        self._start_executor(slot, pool)
+
+    def _shutdown(self, timeout: float) -> None:
+        self._running = False
+        if self._health is not None:
+            self._health.cancel()
+        deadline = time.monotonic() + timeout
+        for pool in self.pools.values():
+            pool.close(max(0.0, deadline - time.monotonic()))
+        for ref in self.executors.values():
+            try:
+                ref.stop(timeout=max(1.0, deadline - time.monotonic()))
+            except pykka.Timeout:
+                logger.error("executor actor {} did not stop in time", ref)
+        for pool in self.pools.values():
+            for slot in pool.slots:  # a runner whose actor could not stop it
+                slot.runner.kill()
+                slot.runner.stop(timeout=0.5)
+        if self.registry is not None:
+            self.registry.stop()
+
+    # --- status -----------------------------------------------------------------
+
+    def status(self) -> EngineStatus:
+        languages = {}
+        for language, pool in self.pools.items():
+            executors = [
+                ExecutorStatus(
+                    index=slot.index,
+                    pid=slot.runner.pid,
+                    state=slot.state,
+                    executions=slot.executions,
+                    restarts=slot.runner.restarts,
+                    last_exit_reason=slot.runner.last_exit_reason,
+                    rss_bytes=slot.runner.rss(),
+                )
+                for slot in pool.slots
+            ]
+            languages[language.value] = LanguageStatus(
+                language=language.value,
+                state="degraded" if pool.degraded else "ok",
+                degraded_reason=pool.degraded_reason,
+                pool_size=len(pool.slots),
+                queue_depth=pool.queue_depth,
+                queue_size=pool.queue_size,
+                executors=executors,
+            )
+        scripts = []
+        for (module, name), active in sorted(self.box.current.scripts.items()):
+            executions, successes, failures = self.stats.counters(module, name)
+            scripts.append(
+                ScriptStatus(
+                    module=module,
+                    name=name,
+                    language=active.script.language.value,
+                    source=active.source,
+                    checksum=active.script.checksum,
+                    loaded_at=active.loaded_at,
+                    executions=executions,
+                    successes=successes,
+                    failures=failures,
+                )
+            )
+        now = time.time()
+        return EngineStatus(
+            started_at=self.started_at,
+            uptime_s=now - self.started_at,
+            running=self._running,
+            host_pid=os.getpid(),
+            host_rss_bytes=psutil.Process().memory_info().rss,
+            languages=languages,
+            scripts=scripts,
+            rejected=self.stats.rejected(),
+        )
