@@ -28,8 +28,12 @@ from engines import (
     ScriptOutput,
     SecurityLimits,
     Whitelist,
+    runner_path,
 )
 from engines.model import DEFAULT_TENGO_MODULES
+
+from .config import DEFAULT_CONFIG_FILE, ConfigError, load_config
+from .engine import ScriptEngine
 
 _json = cattrs.Converter()
 
@@ -118,8 +122,29 @@ def widened_whitelist(names: tuple[str, ...]) -> Whitelist:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"TOML configuration (default: {DEFAULT_CONFIG_FILE} when present).",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
     """Run and manage Tengo (.tengo) and Zygomys (.zy) scripts."""
+    ctx.obj = config_path
+
+
+def start_engine(ctx: click.Context) -> ScriptEngine:
+    try:
+        config = load_config(ctx.obj)
+    except ConfigError as exc:
+        usage_error(f"configuration: {exc}")
+    if config.runner_binary is None:
+        try:
+            runner_path()
+        except RunnerNotFound as exc:
+            usage_error(str(exc))
+    return ScriptEngine.start(config)
 
 
 @main.command("exec")
@@ -166,3 +191,45 @@ def check_command(file: str, allow_module: tuple[str, ...]) -> None:
         runner.stop()
     logs = ["names expected from the context: " + ", ".join(info.free)] if info.free else []
     emit_output(ScriptOutput(result=None, logs=logs))
+
+
+@main.command("run")
+@click.argument("module")
+@click.argument("script")
+@click.option("--input", "input_json", help="JSON object: the execution context (each key a global).")
+@click.option("--timeout", type=click.FloatRange(min=0.001), help="Seconds (default: the configured limit).")
+@click.pass_context
+def run_command(ctx: click.Context, module: str, script: str, input_json: str | None, timeout: float | None) -> None:
+    """Run the active version of MODULE/SCRIPT through the engine."""
+    inp = parse_input(input_json)
+    with start_engine(ctx) as engine:
+        try:
+            out = engine.execute(module, script, inp, timeout=timeout)
+        except ScriptError as err:
+            emit_error(err)
+    emit_output(out)
+
+
+@main.command("list")
+@click.pass_context
+def list_command(ctx: click.Context) -> None:
+    """The scripts the engine knows: module, script, language, source, checksum."""
+    with start_engine(ctx) as engine:
+        scripts = engine.status().scripts
+    rows = [(s.module, s.name, s.language, s.source, s.checksum[:16]) for s in scripts]
+    header = ("MODULE", "SCRIPT", "LANGUAGE", "SOURCE", "CHECKSUM")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@main.command("status")
+@click.pass_context
+def status_command(ctx: click.Context) -> None:
+    """Engine status as JSON, right after start-up."""
+    with start_engine(ctx) as engine:
+        click.echo(json.dumps(engine.status().to_dict(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

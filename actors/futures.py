@@ -31,6 +31,10 @@ class ExecutionFuture(pykka.ThreadingFuture[T]):
         super().set_exception(exc_info)
         self._fire()
 
+    def done(self) -> bool:
+        """Whether the execution has answered (result or error)."""
+        return self._done
+
     def add_done_callback(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` (from the thread that completes the future, or now)."""
         with self._callback_lock:

@@ -1,0 +1,1 @@
+"""Embedded default scripts of the wargame module (package resources)."""
