@@ -10,11 +10,13 @@ ok, 1 on a script error, 2 on a usage error. Bytes cross JSON as
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+import attrs
 import cattrs
 import click
 
@@ -31,8 +33,10 @@ from engines import (
     runner_path,
 )
 from engines.model import DEFAULT_TENGO_MODULES
+from registry.extract import FAILED, SKIPPED, WRITTEN, extract_scripts
+from registry.providers import discover_providers
 
-from .config import DEFAULT_CONFIG_FILE, ConfigError, load_config
+from .config import DEFAULT_CONFIG_FILE, ConfigError, EngineConfig, load_config
 from .engine import ScriptEngine
 
 _json = cattrs.Converter()
@@ -128,17 +132,35 @@ def widened_whitelist(names: tuple[str, ...]) -> Whitelist:
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"TOML configuration (default: {DEFAULT_CONFIG_FILE} when present).",
 )
+@click.option(
+    "--scripts-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="External overrides root, scripts/<module>/<name>.<ext> (default: scripts).",
+)
+@click.option("--hot-reload/--no-hot-reload", default=None, help="Watch the scripts directory (default: on).")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None) -> None:
+def main(ctx: click.Context, config_path: Path | None, scripts_dir: Path | None, hot_reload: bool | None) -> None:
     """Run and manage Tengo (.tengo) and Zygomys (.zy) scripts."""
-    ctx.obj = config_path
+    ctx.obj = (config_path, scripts_dir, hot_reload)
 
 
-def start_engine(ctx: click.Context) -> ScriptEngine:
+def engine_config(ctx: click.Context) -> EngineConfig:
+    config_path, scripts_dir, hot_reload = ctx.obj
     try:
-        config = load_config(ctx.obj)
+        config = load_config(config_path)
     except ConfigError as exc:
         usage_error(f"configuration: {exc}")
+    if scripts_dir is not None:
+        config = attrs.evolve(config, scripts_dir=scripts_dir)
+    if hot_reload is not None:
+        config = attrs.evolve(config, hot_reload=hot_reload)
+    return config
+
+
+def start_engine(ctx: click.Context, *, hot_reload: bool | None = None) -> ScriptEngine:
+    config = engine_config(ctx)
+    if hot_reload is not None:
+        config = attrs.evolve(config, hot_reload=hot_reload)
     if config.runner_binary is None:
         try:
             runner_path()
@@ -202,7 +224,7 @@ def check_command(file: str, allow_module: tuple[str, ...]) -> None:
 def run_command(ctx: click.Context, module: str, script: str, input_json: str | None, timeout: float | None) -> None:
     """Run the active version of MODULE/SCRIPT through the engine."""
     inp = parse_input(input_json)
-    with start_engine(ctx) as engine:
+    with start_engine(ctx, hot_reload=False) as engine:
         try:
             out = engine.execute(module, script, inp, timeout=timeout)
         except ScriptError as err:
@@ -214,7 +236,7 @@ def run_command(ctx: click.Context, module: str, script: str, input_json: str | 
 @click.pass_context
 def list_command(ctx: click.Context) -> None:
     """The scripts the engine knows: module, script, language, source, checksum."""
-    with start_engine(ctx) as engine:
+    with start_engine(ctx, hot_reload=False) as engine:
         scripts = engine.status().scripts
     rows = [(s.module, s.name, s.language, s.source, s.checksum[:16]) for s in scripts]
     header = ("MODULE", "SCRIPT", "LANGUAGE", "SOURCE", "CHECKSUM")
@@ -229,6 +251,29 @@ def status_command(ctx: click.Context) -> None:
     """Engine status as JSON, right after start-up."""
     with start_engine(ctx) as engine:
         click.echo(json.dumps(engine.status().to_dict(), indent=2))
+
+
+@main.command("extract")
+@click.option("--dir", "target", type=click.Path(file_okay=False, path_type=Path), help="Default: the scripts dir.")
+@click.option("--module", help="Only this module's scripts.")
+@click.pass_context
+def extract_command(ctx: click.Context, target: Path | None, module: str | None) -> None:
+    """Write the embedded scripts to DIR/<module>/<file> as a starting point
+    for overrides. Existing files are skipped, never overwritten."""
+    config = engine_config(ctx)
+    target = target or config.scripts_dir
+    scripts = [s for p in discover_providers() for s in p.scripts()]
+    if module is not None and not any(s.module == module for s in scripts):
+        known = ", ".join(sorted({s.module for s in scripts})) or "none"
+        usage_error(f"no embedded scripts for module {module!r} (modules: {known})")
+    results = extract_scripts(scripts, target, module)
+    for r in results:
+        click.echo(f"{r.outcome:<8} {r.path}" + (f" ({r.reason})" if r.reason else ""))
+    counts = collections.Counter(r.outcome for r in results)
+    click.echo(
+        f"{counts[WRITTEN]} written, {counts[SKIPPED]} skipped (already there), {counts[FAILED]} failed, into {target}"
+    )
+    sys.exit(1 if counts[FAILED] else 0)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,8 @@ class EngineConfig:
     restart_intensity: RestartIntensity = attrs.field(factory=RestartIntensity)
     scripts_dir: Path = Path("scripts")
     hot_reload: bool = True
+    reload_debounce: float = 0.05  # seconds a file must be quiet before it is re-read
+    max_script_bytes: int = 256 * 1024  # larger external files are rejected
     discover_providers: bool = True  # entry-point group goby.scripts
     runner_binary: Path | None = None  # default: $GOBY_RUNNER or the bundled runner
 

@@ -14,19 +14,22 @@ is ``submit``, ``ask(GetStatus())`` is ``status()``.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pykka
 
 from engines import HostFunction, Language, ScriptInput, ScriptOutput, SecurityLimits
+from registry.extract import ExtractResult
 from registry.providers import EmbeddedProvider, discover_providers
+from registry.registry import ReloadEvent
 
 from .config import EngineConfig
 from .dispatch import Dispatcher
 from .futures import ExecutionFuture
 from .logs import route_stdlib_logging
-from .messages import GetStatus, RegisterProvider, Shutdown
+from .messages import Extract, GetStatus, RegisterProvider, Shutdown, SubscribeReloads
 from .pool import RESTARTING, ExecutorPool
 from .registry_actor import SnapshotBox
 from .status import EngineStatus, ExecutionStats
@@ -131,6 +134,19 @@ class ScriptEngine:
     ) -> None:
         """Host functions the scripts of ``module`` (or only ``scripts``) may call by name."""
         self._dispatcher.functions.register(module, functions, scripts)
+
+    def subscribe_reloads(self, subscriber: Callable[[ReloadEvent], None] | pykka.ActorRef[Any]) -> None:
+        """Deliver every reload outcome (activated, rejected, reverted, removed,
+        ambiguous) to a callable (called from the registry actor's thread: keep
+        it quick) or an actor (told the ``ReloadEvent``)."""
+        self.supervisor.ask(SubscribeReloads(subscriber))
+
+    def extract(self, target_dir: str | Path, module: str | None = None) -> list[ExtractResult]:
+        """Write the embedded scripts (of ``module``, or all) to
+        ``target_dir/<module>/<file>``; existing files are skipped, never overwritten."""
+        results = self.supervisor.ask(Extract(Path(target_dir), module))
+        assert isinstance(results, list)
+        return results
 
     def stop(self, timeout: float = 10.0) -> None:
         """Let in-flight executions finish (bounded by ``timeout``), answer queued

@@ -17,7 +17,7 @@ from loguru import logger
 from engines import ScriptError
 
 from .config import RestartIntensity
-from .messages import ChildFailed, RestartRunner, RunJob
+from .messages import ChildFailed, RestartRunner, RunJob, UnloadProgram
 from .pool import IDLE, RESTARTING, ExecutorPool, ExecutorSlot
 
 
@@ -50,6 +50,11 @@ class ExecutorActor(pykka.ThreadingActor):
                 self.pool.release(self.slot)
         elif isinstance(message, RestartRunner):
             self._restart(message.crashed)
+        elif isinstance(message, UnloadProgram):
+            try:
+                self.slot.runner.unload(message.checksum)
+            except ScriptError as exc:  # the runner died meanwhile: its cache died with it
+                self._log.debug("unload of {} on {}: {}", message.checksum[:12], self.slot.name, exc)
         else:
             return super().on_receive(message)
         return None

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
-import pykka
 
 from engines import ScriptInput, SecurityLimits
 from registry.providers import EmbeddedProvider
@@ -41,7 +40,59 @@ class RegisterProvider:
     provider: EmbeddedProvider
 
 
+@attrs.frozen
+class SubscribeReloads:
+    """Deliver every ``ReloadEvent`` to ``subscriber``: an ``ActorRef`` (told the
+    event) or a callable (called from the registry actor's thread; keep it quick)."""
+
+    subscriber: Any
+
+
+@attrs.frozen
+class Extract:
+    """Write embedded scripts under ``target_dir``; ``ask`` replies with a list
+    of ``ExtractResult``."""
+
+    target_dir: Path
+    module: str | None = None
+
+
 # --- internal -----------------------------------------------------------------
+
+
+@attrs.frozen
+class Reconcile:
+    """Registry actor: re-read these keys from disk (and everything when ``rescan``)."""
+
+    keys: tuple[tuple[str, str], ...]
+    rescan: bool = False
+
+
+@attrs.frozen
+class PathsChanged:
+    """Watcher: the file system reported changes under these paths."""
+
+    paths: tuple[str, ...]
+    directories: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Flush:
+    """Watcher: hand the keys that have been quiet long enough to the registry."""
+
+
+@attrs.frozen
+class Evict:
+    """Supervisor: no active script has this checksum any more; executors unload it."""
+
+    checksum: str
+
+
+@attrs.frozen
+class UnloadProgram:
+    """Executor: drop every compiled program of this source checksum from your runner."""
+
+    checksum: str
 
 
 @attrs.frozen
@@ -78,13 +129,3 @@ class Shutdown:
     """Supervisor: finish in-flight work, refuse queued work, stop everything."""
 
     timeout: float = 10.0
-
-
-@attrs.frozen
-class PublishSnapshot:
-    """Registry actor: publish your snapshot to ``sink``."""
-
-    sink: Callable[[Any], None]
-
-
-ActorRef = pykka.ActorRef

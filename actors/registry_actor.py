@@ -1,4 +1,6 @@
-"""``RegistryActor``: owns the ``ScriptRegistry`` and publishes its snapshots.
+"""``RegistryActor``: owns the ``ScriptRegistry``, validates external scripts
+with a runner of its own, publishes snapshots, and tells subscribers about
+every reload.
 
 Executions never ask this actor anything: they read the latest immutable
 snapshot from the :class:`SnapshotBox` it publishes to.
@@ -6,15 +8,21 @@ snapshot from the :class:`SnapshotBox` it publishes to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pykka
 from loguru import logger
 
+from engines import RunnerProcess, Script, SpawnLimits, Whitelist
+from registry.extract import ExtractResult, extract_scripts
 from registry.providers import EmbeddedProvider, ProviderError
-from registry.registry import RegistrySnapshot, ScriptRegistry
+from registry.registry import RegistrySnapshot, ReloadEvent, ScriptRegistry
 
-from .messages import RegisterProvider
+from .messages import Extract, Reconcile, RegisterProvider, SubscribeReloads
+
+ReloadCallback = Callable[[ReloadEvent], None]
 
 
 class SnapshotBox:
@@ -28,19 +36,106 @@ class SnapshotBox:
 
 
 class RegistryActor(pykka.ThreadingActor):
-    def __init__(self, box: SnapshotBox, providers: list[EmbeddedProvider]) -> None:
+    def __init__(
+        self,
+        box: SnapshotBox,
+        providers: list[EmbeddedProvider],
+        *,
+        scripts_dir: Path | None,
+        whitelist: Whitelist,
+        spawn: SpawnLimits,
+        runner_binary: Path | None,
+        evict: Callable[[str], None],
+        max_script_bytes: int,
+    ) -> None:
         super().__init__()
-        self.registry = ScriptRegistry(publish=box.publish)
         self._initial = providers
+        self._subscribers: list[ReloadCallback | pykka.ActorRef[Any]] = []
+        self._validator = RunnerProcess(binary=runner_binary, name="validator", whitelist=whitelist, spawn=spawn)
+        self.registry = ScriptRegistry(
+            publish=box.publish,
+            scripts_dir=scripts_dir,
+            validate=self._validate,
+            notify=self._notify,
+            evict=evict,
+            max_script_bytes=max_script_bytes,
+        )
 
     def on_start(self) -> None:
         for provider in self._initial:
-            try:
-                self.registry.register_provider(provider)
-            except (ProviderError, OSError, UnicodeDecodeError) as exc:
-                logger.error("embedded scripts of module {} not registered: {}", provider.module, exc)
+            self._register(provider)
+        self.registry.reconcile_all()
+
+    def on_stop(self) -> None:
+        self._validator.stop()
+
+    def on_failure(self, *exc_info: Any) -> None:
+        self._validator.stop()
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Reconcile):
+            events = [self.registry.reconcile(key) for key in message.keys]
+            if message.rescan:
+                events += self.registry.reconcile_all()
+            return [e for e in events if e is not None]
         if isinstance(message, RegisterProvider):
-            return [s.name for s in self.registry.register_provider(message.provider)]
+            return [s.name for s in self._register(message.provider, raise_errors=True)]
+        if isinstance(message, SubscribeReloads):
+            self._subscribers.append(message.subscriber)
+            return None
+        if isinstance(message, Extract):
+            return self.extract(message.target_dir, message.module)
         return super().on_receive(message)
+
+    def extract(self, target_dir: Path, module: str | None) -> list[ExtractResult]:
+        return extract_scripts(self.registry.embedded_scripts(module), target_dir, module)
+
+    def _register(self, provider: EmbeddedProvider, raise_errors: bool = False) -> list[Script]:
+        try:
+            scripts = self.registry.register_provider(provider)
+        except (ProviderError, OSError, UnicodeDecodeError) as exc:
+            logger.error("embedded scripts of module {} not registered: {}", provider.module, exc)
+            if raise_errors:
+                raise
+            return []
+        # an external override of one of these scripts may have been waiting for it
+        for script in scripts:
+            self.registry.reconcile((script.module, script.name))
+        return scripts
+
+    def _validate(self, script: Script) -> object:
+        return self._validator.check(script)
+
+    def _notify(self, event: ReloadEvent) -> None:
+        log = logger.bind(module=event.module, script=event.name)
+        where = f" at {event.line}:{event.column}" if event.line is not None else ""
+        if event.outcome in ("rejected", "ambiguous"):
+            log.warning(
+                "reload {}/{}: {} ({}{}); active: {} {}",
+                event.module,
+                event.name,
+                event.outcome,
+                event.message,
+                where,
+                event.active_source,
+                (event.active_checksum or "")[:12],
+            )
+        else:
+            log.info(
+                "reload {}/{}: {}; active: {} {}",
+                event.module,
+                event.name,
+                event.outcome,
+                event.active_source,
+                (event.active_checksum or "")[:12],
+            )
+        for subscriber in list(self._subscribers):
+            try:
+                if isinstance(subscriber, pykka.ActorRef):
+                    subscriber.tell(event)
+                else:
+                    subscriber(event)
+            except Exception as exc:
+                logger.warning("reload subscriber {!r} failed: {}", subscriber, exc)
+                if isinstance(subscriber, pykka.ActorRef) and not subscriber.is_alive():
+                    self._subscribers.remove(subscriber)

@@ -11,6 +11,7 @@ import attrs
 import cattrs
 
 from engines import ErrorType
+from registry.registry import ReloadEvent
 
 
 @attrs.frozen
@@ -36,20 +37,6 @@ class LanguageStatus:
 
 
 @attrs.frozen
-class ReloadStatus:
-    """The last reload of a script from the scripts directory."""
-
-    outcome: str  # activated | rejected | reverted | ambiguous
-    at: float
-    path: str | None = None
-    checksum: str | None = None
-    error_type: str | None = None
-    message: str | None = None
-    line: int | None = None
-    column: int | None = None
-
-
-@attrs.frozen
 class ScriptStatus:
     module: str
     name: str
@@ -60,7 +47,7 @@ class ScriptStatus:
     executions: int = 0
     successes: int = 0
     failures: dict[str, int] = attrs.field(factory=dict)
-    last_reload: ReloadStatus | None = None
+    last_reload: ReloadEvent | None = None
 
 
 @attrs.frozen
@@ -73,6 +60,7 @@ class EngineStatus:
     languages: dict[str, LanguageStatus]
     scripts: list[ScriptStatus]
     rejected: dict[str, int]  # requests refused before reaching a script, by error type
+    reloads: list[ReloadEvent]  # the last reload outcome of every key seen in the scripts directory
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""

@@ -19,10 +19,23 @@ from engines import Language, RunnerProcess
 from .config import EngineConfig
 from .dispatch import Dispatcher
 from .executor import ExecutorActor
-from .messages import ChildFailed, Execute, GetStatus, HealthCheck, RegisterProvider, RestartRunner, Shutdown
+from .messages import (
+    ChildFailed,
+    Evict,
+    Execute,
+    Extract,
+    GetStatus,
+    HealthCheck,
+    RegisterProvider,
+    RestartRunner,
+    Shutdown,
+    SubscribeReloads,
+    UnloadProgram,
+)
 from .pool import RESTARTING, ExecutorPool, ExecutorSlot
 from .registry_actor import RegistryActor, SnapshotBox
 from .status import EngineStatus, ExecutionStats, ExecutorStatus, LanguageStatus, ScriptStatus
+from .watcher import WatcherActor
 
 HEALTH_INTERVAL = 0.5
 
@@ -45,6 +58,7 @@ class Supervisor(pykka.ThreadingActor):
         self.dispatcher = dispatcher
         self._providers = providers
         self.registry: pykka.ActorRef[Any] | None = None
+        self.watcher: pykka.ActorRef[Any] | None = None
         self.executors: dict[tuple[Language, int], pykka.ActorRef[Any]] = {}
         self.started_at = time.time()
         self._health: threading.Timer | None = None
@@ -53,7 +67,19 @@ class Supervisor(pykka.ThreadingActor):
     # --- lifecycle ------------------------------------------------------------
 
     def on_start(self) -> None:
-        self.registry = RegistryActor.start(self.box, self._providers)
+        supervisor = self.actor_ref
+        self.registry = RegistryActor.start(
+            self.box,
+            self._providers,
+            scripts_dir=self.config.scripts_dir,
+            whitelist=self.config.whitelist,
+            spawn=self.config.spawn,
+            runner_binary=self.config.runner_binary,
+            evict=lambda checksum: supervisor.tell(Evict(checksum)),
+            max_script_bytes=self.config.max_script_bytes,
+        )
+        if self.config.hot_reload:
+            self.watcher = WatcherActor.start(self.config.scripts_dir, self.registry, self.config.reload_debounce)
         for language, pool in self.pools.items():
             for index in range(self.config.pool_size(language)):
                 runner = RunnerProcess(
@@ -97,9 +123,14 @@ class Supervisor(pykka.ThreadingActor):
             )
         if isinstance(message, GetStatus):
             return self.status()
-        if isinstance(message, RegisterProvider):
+        if isinstance(message, (RegisterProvider, SubscribeReloads, Extract)):
             assert self.registry is not None
             return self.registry.ask(message)
+        if isinstance(message, Evict):
+            for ref in self.executors.values():
+                if ref.is_alive():
+                    ref.tell(UnloadProgram(message.checksum))
+            return None
         if isinstance(message, HealthCheck):
             self._check_health()
             return None
@@ -136,6 +167,9 @@ class Supervisor(pykka.ThreadingActor):
         self._running = False
         if self._health is not None:
             self._health.cancel()
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
         deadline = time.monotonic() + timeout
         for pool in self.pools.values():
             pool.close(max(0.0, deadline - time.monotonic()))
@@ -148,6 +182,8 @@ class Supervisor(pykka.ThreadingActor):
             for slot in pool.slots:  # a runner whose actor could not stop it
                 slot.runner.kill()
                 slot.runner.stop(timeout=0.5)
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.registry is not None:
             self.registry.stop()
 
@@ -191,6 +227,7 @@ class Supervisor(pykka.ThreadingActor):
                     executions=executions,
                     successes=successes,
                     failures=failures,
+                    last_reload=self.box.current.reloads.get((module, name)),
                 )
             )
         now = time.time()
@@ -203,4 +240,5 @@ class Supervisor(pykka.ThreadingActor):
             languages=languages,
             scripts=scripts,
             rejected=self.stats.rejected(),
+            reloads=[event for _, event in sorted(self.box.current.reloads.items())],
         )
