@@ -60,7 +60,7 @@ class ExecutorActor(pykka.ThreadingActor):
         return None
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
-        self.slot.state = RESTARTING
+        self.pool.withdraw(self.slot)
         self.supervisor.tell(ChildFailed(self.slot.language.value, self.slot.index, repr(exception_value)))
 
     def on_stop(self) -> None:

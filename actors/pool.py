@@ -159,11 +159,18 @@ class ExecutorPool:
             self._tell(slot, RunJob(entry))
             return
         slot.state = STOPPED if self._closing else IDLE
-        if not self._closing:
+        if not self._closing and slot not in self._idle:
             self._idle.append(slot)
         self._drained.notify_all()
 
     # --- failure and shutdown -------------------------------------------------
+
+    def withdraw(self, slot: ExecutorSlot) -> None:
+        """Take ``slot`` out of service until its actor is replaced and releases it."""
+        with self._lock:
+            if slot in self._idle:
+                self._idle.remove(slot)
+            slot.state = RESTARTING
 
     def take_dead_idle(self) -> list[ExecutorSlot]:
         """Idle executors whose runner died while idle, now marked restarting."""

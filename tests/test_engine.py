@@ -320,3 +320,28 @@ def test_limits_from_the_config_apply(runner_binary: Path, tmp_path: Path) -> No
         assert info.value.type is ErrorType.TIMEOUT
         assert time.monotonic() - t0 < 1.0
         assert engine.execute("timing", "quick", ScriptInput({"n": 2})).result == 4
+
+
+def test_an_executor_actor_that_dies_is_replaced(runner_binary: Path, tmp_path: Path) -> None:
+    from actors.messages import RunJob
+    from actors.pool import AsyncJob
+
+    config = EngineConfig(pools={Language.TENGO: 1, Language.ZYGOMYS: 1}, hot_reload=False)
+    with ScriptEngine.start(config, providers=[slow_and_quick(tmp_path)]) as engine:
+        old = engine._dispatcher.pools[Language.TENGO].slots[0].actor
+        assert old is not None and old.is_alive()
+
+        def explode(slot: object) -> None:
+            raise RuntimeError("bug in a job")
+
+        old.tell(RunJob(AsyncJob(run=explode, fail=lambda err: None)))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and old.is_alive():
+            time.sleep(0.01)
+        assert not old.is_alive()
+        while time.monotonic() < deadline:
+            if engine.status().languages["tengo"].executors[0].state == "idle":
+                break
+            time.sleep(0.01)
+        assert engine.execute("timing", "quick", ScriptInput({"n": 5})).result == 10
+        assert [engine.execute("timing", "quick", ScriptInput({"n": i})).result for i in range(5)] == [0, 2, 4, 6, 8]
