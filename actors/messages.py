@@ -66,6 +66,15 @@ class Reconcile:
 
     keys: tuple[tuple[str, str], ...]
     rescan: bool = False
+    min_age: float = 0.0  # files modified more recently than this are still being written
+    retry_to: Any = None  # ActorRef told Retry(keys) for files still being written
+
+
+@attrs.frozen
+class Retry:
+    """Watcher: these keys' files were still being written; try them again later."""
+
+    keys: tuple[tuple[str, str], ...]
 
 
 @attrs.frozen

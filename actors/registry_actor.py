@@ -16,11 +16,12 @@ import pykka
 from loguru import logger
 
 from engines import RunnerProcess, Script, SpawnLimits, Whitelist
+from registry.external import FileInFlux
 from registry.extract import ExtractResult, extract_scripts
 from registry.providers import EmbeddedProvider, ProviderError
 from registry.registry import RegistrySnapshot, ReloadEvent, ScriptRegistry
 
-from .messages import Extract, Reconcile, RegisterProvider, SubscribeReloads
+from .messages import Extract, Reconcile, RegisterProvider, Retry, SubscribeReloads
 
 ReloadCallback = Callable[[ReloadEvent], None]
 
@@ -64,7 +65,7 @@ class RegistryActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         for provider in self._initial:
             self._register(provider)
-        self.registry.reconcile_all()
+        self.registry.reconcile_all()  # min_age 0: take files as they are at start-up
 
     def on_stop(self) -> None:
         self._validator.stop()
@@ -74,10 +75,7 @@ class RegistryActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Reconcile):
-            events = [self.registry.reconcile(key) for key in message.keys]
-            if message.rescan:
-                events += self.registry.reconcile_all()
-            return [e for e in events if e is not None]
+            return self._reconcile(message)
         if isinstance(message, RegisterProvider):
             return [s.name for s in self._register(message.provider, raise_errors=True)]
         if isinstance(message, SubscribeReloads):
@@ -86,6 +84,25 @@ class RegistryActor(pykka.ThreadingActor):
         if isinstance(message, Extract):
             return self.extract(message.target_dir, message.module)
         return super().on_receive(message)
+
+    def _reconcile(self, message: Reconcile) -> list[ReloadEvent]:
+        events: list[ReloadEvent] = []
+        deferred: list[tuple[str, str]] = []
+        for key in message.keys:
+            try:
+                event = self.registry.reconcile(key, message.min_age)
+            except FileInFlux:
+                deferred.append(key)
+                continue
+            if event is not None:
+                events.append(event)
+        if message.rescan:
+            more, later = self.registry.reconcile_all(message.min_age)
+            events += more
+            deferred += later
+        if deferred and message.retry_to is not None:
+            message.retry_to.tell(Retry(tuple(deferred)))
+        return events
 
     def extract(self, target_dir: Path, module: str | None) -> list[ExtractResult]:
         return extract_scripts(self.registry.embedded_scripts(module), target_dir, module)

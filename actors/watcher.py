@@ -24,7 +24,7 @@ from watchdog.observers import Observer
 
 from registry.external import ScriptKey, classify, scan
 
-from .messages import Flush, PathsChanged, Reconcile
+from .messages import Flush, PathsChanged, Reconcile, Retry
 
 DEFAULT_DEBOUNCE = 0.05
 
@@ -42,6 +42,8 @@ class _Forwarder(FileSystemEventHandler):
         dest = os.fsdecode(event.dest_path) if getattr(event, "dest_path", "") else ""
         if dest:
             paths.append(dest)
+        if event.is_directory and event.event_type == "modified":
+            return  # a file inside changed: its own event names it
         directories = tuple(paths) if event.is_directory else ()
         if self.actor.is_alive():
             self.actor.tell(PathsChanged(tuple(paths), directories))
@@ -67,7 +69,7 @@ class WatcherActor(pykka.ThreadingActor):
         self._observer = observer
         logger.info("watching {} for script changes", self.scripts_dir)
         # anything that changed between the registry's start-up scan and now
-        self.registry.tell(Reconcile((), rescan=True))
+        self.registry.tell(Reconcile((), rescan=True, min_age=self.debounce, retry_to=self.actor_ref))
 
     def on_stop(self) -> None:
         self._shutdown()
@@ -93,6 +95,12 @@ class WatcherActor(pykka.ThreadingActor):
                 key = classify(self.scripts_dir, path)
                 if key is not None:
                     self._pending[key] = now
+            self._arm()
+            return None
+        if isinstance(message, Retry):
+            now = time.monotonic()
+            for key in message.keys:
+                self._pending.setdefault(key, now)
             self._arm()
             return None
         if isinstance(message, Flush):
@@ -136,5 +144,5 @@ class WatcherActor(pykka.ThreadingActor):
         if rescan:
             self._rescan = False
         if ready or rescan:
-            self.registry.tell(Reconcile(ready, rescan=rescan))
+            self.registry.tell(Reconcile(ready, rescan=rescan, min_age=self.debounce, retry_to=self.actor_ref))
         self._arm()

@@ -31,7 +31,7 @@ def main() -> int:
             hits = engine.execute(
                 "wargame",
                 "hit_simulator",
-                ScriptInput(context={"attacker": KNIGHT, "target": ORC, "weapon": SWORD, "range": 1}),
+                ScriptInput(context={"attacker": KNIGHT, "target": ORC, "weapon": SWORD, "distance": 1}),
             )
             show("hit_simulator.tengo", hits.result)
             for _ in range(hits.result["hits"]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 from engines import SCRIPT_EXTENSIONS, Language, Script
@@ -76,8 +77,12 @@ def scan(scripts_dir: Path) -> set[ScriptKey]:
     return keys
 
 
-def read_script(scripts_dir: Path, path: Path, max_bytes: int = DEFAULT_MAX_SCRIPT_BYTES) -> Script:
-    """Read and check one external script file. Raises :class:`ExternalFileError`."""
+def read_script(
+    scripts_dir: Path, path: Path, max_bytes: int = DEFAULT_MAX_SCRIPT_BYTES, min_age: float = 0.0
+) -> Script:
+    """Read and check one external script file. Raises :class:`ExternalFileError`,
+    or :class:`FileInFlux` when the file changed less than ``min_age`` seconds
+    ago or changes while it is read (a save in progress)."""
     key = classify(scripts_dir, path)
     if key is None:
         raise ExternalFileError(f"{path} is not a script location (<scripts>/<module>/<name>.tengo|.zy)")
@@ -97,6 +102,8 @@ def read_script(scripts_dir: Path, path: Path, max_bytes: int = DEFAULT_MAX_SCRI
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise ExternalFileError(f"{path} is not a regular file")
+        if min_age > 0 and time.time() - st.st_mtime < min_age:
+            raise FileInFlux(f"{path} was modified moments ago")
         if st.st_size > max_bytes:
             raise ExternalFileError(f"{path} is {st.st_size} bytes, over the {max_bytes}-byte limit")
         chunks = []

@@ -145,17 +145,29 @@ class ScriptRegistry:
 
     # --- external -----------------------------------------------------------
 
-    def reconcile_all(self) -> list[ReloadEvent]:
-        """Bring every key in the tree (and every active external script) in line with the disk."""
+    def reconcile_all(self, min_age: float = 0.0) -> tuple[list[ReloadEvent], list[ScriptKey]]:
+        """Bring every key in the tree (and every active external script) in
+        line with the disk. Returns the events and the keys whose files were
+        still being written (to be tried again later)."""
         if self.scripts_dir is None:
-            return []
-        keys = scan(self.scripts_dir) | set(self._external) | set(self._reloads)
-        events = [self.reconcile(key) for key in sorted(keys)]
-        return [e for e in events if e is not None]
+            return [], []
+        events: list[ReloadEvent] = []
+        deferred: list[ScriptKey] = []
+        for key in sorted(scan(self.scripts_dir) | set(self._external) | set(self._reloads)):
+            try:
+                event = self.reconcile(key, min_age)
+            except FileInFlux:
+                deferred.append(key)
+                continue
+            if event is not None:
+                events.append(event)
+        return events, deferred
 
-    def reconcile(self, key: ScriptKey) -> ReloadEvent | None:
+    def reconcile(self, key: ScriptKey, min_age: float = 0.0) -> ReloadEvent | None:
         """Re-read ``key`` from disk and decide what is active. Returns the
-        event, or None when nothing changed."""
+        event, or None when nothing changed. Raises :class:`FileInFlux` when
+        the file is being written (modified less than ``min_age`` seconds ago,
+        or while it was read): nothing is decided, ask again later."""
         if self.scripts_dir is None:
             return None
         paths = candidates(self.scripts_dir, key)
@@ -166,9 +178,7 @@ class ScriptRegistry:
             return self._report(key, AMBIGUOUS, None, message=f"{names} all define {key[0]}/{key[1]}; none is used")
         path = paths[0]
         try:
-            script = read_script(self.scripts_dir, path, self.max_script_bytes)
-        except FileInFlux:
-            return None
+            script = read_script(self.scripts_dir, path, self.max_script_bytes, min_age)
         except ExternalFileError as exc:
             return self._report(key, REJECTED, path, error_type="invalid_input", message=str(exc))
         current = self._external.get(key)

@@ -41,6 +41,7 @@ PAIRS = {
 @pytest.fixture(scope="module")
 def shared_runner(runner_binary: Path) -> Iterator[RunnerProcess]:
     with RunnerProcess(binary=runner_binary, name="crosslang") as proc:
+        proc.start()
         yield proc
 
 

@@ -179,6 +179,7 @@ def test_an_ambiguous_pair_activates_neither(engine: tuple[ScriptEngine, Events]
 def test_atomic_rename_saves(engine: tuple[ScriptEngine, Events], scripts_dir: Path) -> None:
     eng, events = engine
     target = scripts_dir / "demo" / "calc.tengo"
+    target.parent.mkdir()
     for i in range(3):
         events.clear()
         tmp = scripts_dir / "demo" / f".calc.tengo.tmp{i}"
@@ -190,6 +191,7 @@ def test_atomic_rename_saves(engine: tuple[ScriptEngine, Events], scripts_dir: P
 def test_a_burst_of_writes_activates_exactly_the_last(engine: tuple[ScriptEngine, Events], scripts_dir: Path) -> None:
     eng, events = engine
     target = scripts_dir / "demo" / "calc.tengo"
+    target.parent.mkdir()
     for i in range(20):
         target.write_text(f'result := {{who: "burst", value: {i}}}')
         time.sleep(0.005)

@@ -208,7 +208,7 @@ FAST = SecurityLimits(timeout=0.2)
         (TENGO, "for {}"),
         (TENGO, "f := func(n) { return f(n) + 1 }\nfor { x := 1 }"),
         (ZY, "(def i 0)\n(for [(def i 0) true (set i (+ i 1))] ())"),
-        (ZY, "(for [] true ())"),
+        (ZY, "(for [(def i 0) true (set i 1)] ())"),
     ],
 )
 def test_an_infinite_loop_times_out_quickly_and_the_runner_goes_on(
@@ -227,7 +227,7 @@ def test_an_infinite_loop_times_out_quickly_and_the_runner_goes_on(
     [
         (TENGO, 's := "xxxxxxxxxxxxxxxx"\nfor { s = s + s }'),
         (TENGO, "a := []\nfor { a = append(a, [1,2,3,4,5,6,7,8]) }"),
-        (ZY, '(def s "xxxxxxxxxxxxxxxx")\n(for [] true (set s (concat s s)))'),
+        (ZY, '(def s "xxxxxxxxxxxxxxxx")\n(for [(def i 0) true (set i 1)] (set s (concat s s)))'),
         (ZY, "(def a [])\n(for [(def i 0) true (set i (+ i 1))] (set a (append a [1 2 3 4 5 6 7 8])))"),
     ],
 )
@@ -272,7 +272,7 @@ def test_sigkill_mid_execution_is_runner_crashed_and_the_next_call_works(
 ) -> None:
     pid = runner.pid
     assert pid is not None
-    source = "for {}" if language is TENGO else "(for [] true ())"
+    source = "for {}" if language is TENGO else "(for [(def i 0) true (set i 1)] ())"
     threading.Timer(0.2, os.kill, (pid, signal.SIGKILL)).start()
     err = fails(runner, script(language, source), limits=SecurityLimits(timeout=3))
     assert err.type is ErrorType.RUNNER_CRASHED

@@ -51,6 +51,7 @@ var errAborted = errors.New("execution aborted")
 type execution struct {
 	id     int64
 	limits limits
+	clock  cpuClock // of the thread that runs the execution
 	start  time.Time
 	cpu0   time.Duration
 	heap0  uint64
@@ -68,12 +69,13 @@ type execution struct {
 	peakHeap  uint64
 }
 
-func newExecution(id int64, lim limits) *execution {
+func newExecution(id int64, lim limits, clock cpuClock) *execution {
 	return &execution{
 		id:      id,
 		limits:  lim,
+		clock:   clock,
 		start:   time.Now(),
-		cpu0:    processCPU(),
+		cpu0:    clock.read(),
 		aborted: make(chan struct{}),
 		logs:    []string{},
 	}
@@ -196,7 +198,7 @@ func (e *execution) report() ([]string, metricsFrame) {
 	defer e.mu.Unlock()
 	return e.logs, metricsFrame{
 		WallUS:    time.Since(e.start).Microseconds(),
-		CPUUS:     (processCPU() - e.cpu0).Microseconds(),
+		CPUUS:     (e.clock.read() - e.cpu0).Microseconds(),
 		HeapBytes: int64(e.peakHeap),
 		Calls:     e.calls,
 		LogBytes:  e.logBytes,

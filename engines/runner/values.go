@@ -244,10 +244,21 @@ type valueEncoder struct {
 	maxBytes int64
 }
 
-func newValueEncoder(lim limits) *valueEncoder {
-	w := &valueEncoder{maxDepth: lim.MaxDepth, maxBytes: lim.MaxOutputBytes}
+func newValueEncoder() *valueEncoder {
+	w := &valueEncoder{}
 	w.enc = msgpack.NewEncoder(&w.buf)
 	w.enc.UseCompactInts(true)
+	return w
+}
+
+// reset empties the encoder for a value under lim (the encoder writes to
+// &w.buf, which stays the same buffer).
+func (w *valueEncoder) reset(lim limits) *valueEncoder {
+	if w.buf.Cap() > 1<<20 {
+		w.buf = bytes.Buffer{}
+	}
+	w.buf.Reset()
+	w.maxDepth, w.maxBytes = lim.MaxDepth, lim.MaxOutputBytes
 	return w
 }
 

@@ -1,7 +1,7 @@
 package main
 
-// The watchdog samples a running execution (wall time, process CPU, heap
-// growth) and stops it when it breaches a limit. When the script does not
+// The watchdog samples a running execution (wall time, CPU time of the
+// thread running it, heap growth) and stops it when it breaches a limit. When the script does not
 // stop within abortGrace (a Zygomys loop with no function call, a Go builtin
 // that does not return), the watchdog answers the request itself with a
 // fatal error frame and exits the process.
@@ -11,8 +11,10 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -25,13 +27,15 @@ type watchdog struct {
 	out   *frameWriter
 	timer *time.Timer
 
-	mu   sync.Mutex // guards cur and heap
-	cur  *execution
-	heap []metrics.Sample
+	mu         sync.Mutex // guards the fields below
+	cur        *execution
+	heap       []metrics.Sample
+	collectAt  uint64      // heap size that warrants the next forced collection
+	collecting atomic.Bool // a forced collection is running
 }
 
 func newWatchdog(out *frameWriter) *watchdog {
-	w := &watchdog{out: out, heap: []metrics.Sample{{Name: heapObjectsMetric}}}
+	w := &watchdog{out: out, heap: []metrics.Sample{{Name: heapObjectsMetric}, {Name: heapLiveMetric}}}
 	w.timer = time.AfterFunc(time.Hour, w.tick)
 	w.timer.Stop()
 	return w
@@ -41,8 +45,9 @@ func newWatchdog(out *frameWriter) *watchdog {
 // e has a limit the watchdog enforces.
 func (w *watchdog) watch(e *execution) {
 	w.mu.Lock()
-	e.heap0 = w.readHeap()
+	e.heap0, _ = w.readHeap()
 	w.cur = e
+	w.collectAt = 0
 	w.mu.Unlock()
 	if e.limits.TimeoutMS > 0 || e.limits.CPUMS > 0 || e.limits.MemoryBytes > 0 {
 		w.timer.Reset(sampleEvery)
@@ -57,7 +62,8 @@ func (w *watchdog) release() {
 	e := w.cur
 	w.cur = nil
 	if e != nil {
-		e.notePeakHeap(w.readHeap())
+		heap, _ := w.readHeap()
+		e.notePeakHeap(heap)
 	}
 	w.mu.Unlock()
 }
@@ -86,24 +92,38 @@ func (w *watchdog) check(e *execution) *scriptError {
 	if lim.TimeoutMS > 0 && time.Since(e.start) > time.Duration(lim.TimeoutMS)*time.Millisecond {
 		return newError(errTimeout, "execution exceeded its %d ms timeout", lim.TimeoutMS)
 	}
-	if lim.CPUMS > 0 && processCPU()-e.cpu0 > time.Duration(lim.CPUMS)*time.Millisecond {
+	if lim.CPUMS > 0 && e.clock.read()-e.cpu0 > time.Duration(lim.CPUMS)*time.Millisecond {
 		return newError(errCPULimit, "execution used more than %d ms of CPU", lim.CPUMS)
 	}
-	heap := w.readHeap()
+	heap, live := w.readHeap()
 	e.notePeakHeap(heap)
-	if lim.MemoryBytes > 0 && heap > e.heap0 && heap-e.heap0 > uint64(lim.MemoryBytes) {
-		// Garbage counts until the next GC: collect, and judge live objects.
-		runtime.GC()
-		if heap = w.readHeap(); heap > e.heap0 && heap-e.heap0 > uint64(lim.MemoryBytes) {
-			return newError(errMemoryLimit, "execution grew the heap by more than %d bytes", lim.MemoryBytes)
-		}
+	limit := uint64(lim.MemoryBytes)
+	if limit == 0 {
+		return nil
+	}
+	// The heap counts garbage until a collection sweeps it; a collection
+	// tells what lives, and the pacer keeps the heap within about twice that.
+	if live > e.heap0+limit || heap > 2*(e.heap0+limit) {
+		return newError(errMemoryLimit, "execution grew the heap by more than %d bytes", lim.MemoryBytes)
+	}
+	// Past the limit, have a collection judge (once per limit's worth of
+	// growth, so a script living near its limit does not live in the GC).
+	if heap > e.heap0+limit && heap > w.collectAt && !w.collecting.Load() {
+		w.collecting.Store(true)
+		w.collectAt = heap + limit
+		go func() {
+			runtime.GC()
+			w.collecting.Store(false)
+		}()
 	}
 	return nil
 }
 
-func (w *watchdog) readHeap() uint64 {
+// readHeap returns the bytes in heap objects (live or not yet swept) and the
+// bytes the last collection found live.
+func (w *watchdog) readHeap() (heap, live uint64) {
 	metrics.Read(w.heap)
-	return w.heap[0].Value.Uint64()
+	return w.heap[0].Value.Uint64(), w.heap[1].Value.Uint64()
 }
 
 // fatal answers the stuck execution and exits (called with w.mu held, so the
@@ -121,6 +141,7 @@ func (w *watchdog) fatal(e *execution) {
 
 const (
 	heapObjectsMetric = "/memory/classes/heap/objects:bytes"
+	heapLiveMetric    = "/gc/heap/live:bytes"
 	totalMemoryMetric = "/memory/classes/total:bytes"
 )
 
@@ -129,6 +150,27 @@ func heapObjectBytes() uint64 {
 	s := []metrics.Sample{{Name: heapObjectsMetric}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
+}
+
+// cpuClock is the CPU-time clock of one OS thread. Executions run on a thread
+// of their own (the server goroutine is locked to it), so its clock measures
+// the script and the interpreter, not the garbage collector's helpers or
+// other goroutines: a single-threaded script uses at most its wall time.
+type cpuClock int32
+
+// threadCPUClock is the clock of the calling thread (Linux's encoding of a
+// per-thread CPUCLOCK_SCHED clock, as pthread_getcpuclockid makes it).
+func threadCPUClock() cpuClock {
+	return cpuClock(^int32(syscall.Gettid())<<3 | 6)
+}
+
+func (c cpuClock) read() time.Duration {
+	var ts syscall.Timespec
+	_, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, uintptr(c), uintptr(unsafe.Pointer(&ts)), 0)
+	if errno != 0 {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 // processCPU: user+system CPU time of the whole process.

@@ -1,0 +1,308 @@
+package main
+
+// Zygomys programs: checked once per checksum, run per execution in a fresh
+// environment (no state leaks between executions). Building an environment
+// costs about 100 µs, so the next one is built in the background while the
+// current execution runs.
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/glycerine/zygomys/v9/zygo"
+)
+
+var zygoSymbolNotFound = regexp.MustCompile("symbol `([^`]+)` not found")
+
+// zygoSpecialForms are denied unless the program's modules list them.
+var zygoSpecialForms = []string{"include", "defmac", "macexpand"}
+
+type zygoRuntime struct {
+	s        *Server
+	base     map[string]zygo.ZlispUserFunction // every environment's builtins: the safe set minus printing
+	builtins map[string]zygo.ZlispUserFunction // every builtin zygomys has
+	printing map[string]zygo.ZlispUserFunction // print, println, printf and log, into the logs
+	reserved map[string]bool                   // reserved words and the globals every environment has
+	next     chan *zygo.Zlisp                  // the next fresh environment
+}
+
+// zygoBuilding serializes newEnv: building an environment writes a package
+// global of zygomys (the same value each time).
+var zygoBuilding sync.Mutex
+
+func newZygoRuntime(s *Server) *zygoRuntime {
+	z := &zygoRuntime{
+		s:        s,
+		base:     zygo.SandboxSafeFunctions(),
+		builtins: zygo.AllBuiltinFunctions(),
+		reserved: map[string]bool{"null": true, "nil": true},
+		next:     make(chan *zygo.Zlisp, 1),
+	}
+	join := func(_ *zygo.Zlisp, args []zygo.Sexp) (string, error) { return zygoJoin(args), nil }
+	sprintf := zygo.PrintFunction("sprintf")
+	z.printing = map[string]zygo.ZlispUserFunction{
+		"print":   z.printer(join),
+		"println": z.printer(join),
+		"log":     z.printer(join),
+		"printf": z.printer(func(env *zygo.Zlisp, args []zygo.Sexp) (string, error) {
+			out, err := sprintf(env, "sprintf", args)
+			if err != nil {
+				return "", err
+			}
+			return zygoPrintForm(out), nil
+		}),
+	}
+	for name := range z.printing {
+		delete(z.base, name)
+	}
+	for _, word := range zygo.ReservedWords {
+		z.reserved[word] = true
+	}
+	go z.prepare()
+	return z
+}
+
+func (z *zygoRuntime) prepare() { z.next <- z.newEnv(z.base) }
+
+// newEnv builds an environment with the given builtins.
+func (z *zygoRuntime) newEnv(builtins map[string]zygo.ZlispUserFunction) *zygo.Zlisp {
+	zygoBuilding.Lock()
+	defer zygoBuilding.Unlock()
+	return zygo.NewZlispWithFuncs(builtins)
+}
+
+// take returns a fresh environment and starts building the next one.
+func (z *zygoRuntime) take() *zygo.Zlisp {
+	env := <-z.next
+	go z.prepare()
+	return env
+}
+
+func (z *zygoRuntime) printer(text func(*zygo.Zlisp, []zygo.Sexp) (string, error)) zygo.ZlispUserFunction {
+	return func(env *zygo.Zlisp, _ string, args []zygo.Sexp) (zygo.Sexp, error) {
+		line, err := text(env, args)
+		if err == nil {
+			err = z.s.cur.log(strings.TrimSuffix(line, "\n"))
+		}
+		return zygo.SexpNull, err
+	}
+}
+
+func zygoJoin(args []zygo.Sexp) string {
+	parts := make([]string, len(args))
+	for i, arg := range args {
+		parts[i] = zygoPrintForm(arg)
+	}
+	return strings.Join(parts, " ")
+}
+
+func zygoPrintForm(x zygo.Sexp) string {
+	if s, ok := x.(*zygo.SexpStr); ok {
+		return s.S
+	}
+	return x.SexpString(nil)
+}
+
+func (z *zygoRuntime) hostFunction(name string) zygo.ZlispUserFunction {
+	return func(env *zygo.Zlisp, _ string, args []zygo.Sexp) (zygo.Sexp, error) {
+		s := z.s
+		e := s.cur
+		w := s.argsEncoder(e.limits)
+		if verr := w.zygoArgs(args); verr != nil {
+			return zygo.SexpNull, e.fail(verr.at(name + "() arguments"))
+		}
+		value, err := s.callHost(e, name, w.bytes())
+		if err != nil {
+			return zygo.SexpNull, err
+		}
+		obj, verr := toZygo(env, value, 0, e.limits.MaxDepth)
+		if verr != nil {
+			return zygo.SexpNull, e.fail(verr.at(name + "()"))
+		}
+		return obj, nil
+	}
+}
+
+func (w *valueEncoder) zygoArgs(args []zygo.Sexp) *valueError {
+	if err := w.encodeErr(w.enc.EncodeArrayLen(len(args))); err != nil {
+		return err
+	}
+	for i, arg := range args {
+		if err := w.zygo(arg, 0); err != nil {
+			return err.within(indexSegment(i))
+		}
+	}
+	return nil
+}
+
+type zygoProgram struct {
+	source    string
+	funcs     map[string]zygo.ZlispUserFunction // added to each environment: printing, log, host and extra functions
+	base      map[string]zygo.ZlispUserFunction // builtins of its environments, when not the shared set
+	freeNames []string
+}
+
+func (p *zygoProgram) free() []string { return p.freeNames }
+
+// compile parses the source and checks every name it calls; the program
+// itself is compiled per execution, in its fresh environment.
+func (z *zygoRuntime) compile(source string, modules, functions []string) (program, *scriptError) {
+	exprs, serr := z.parse(source)
+	if serr != nil {
+		return nil, serr
+	}
+	p := &zygoProgram{source: source, funcs: maps.Clone(z.printing)}
+	forms := map[string]bool{}
+	for _, name := range modules {
+		if f, ok := z.builtins[name]; ok && z.base[name] == nil {
+			p.funcs[name] = f
+		}
+		for _, form := range zygoSpecialForms {
+			forms[form] = forms[form] || name == form
+		}
+	}
+	for _, name := range functions {
+		p.funcs[name] = z.hostFunction(name)
+		// Builtins win over globals in zygomys: a host function that has a
+		// builtin's name needs environments without that builtin.
+		if z.base[name] != nil {
+			if p.base == nil {
+				p.base = maps.Clone(z.base)
+			}
+			delete(p.base, name)
+		}
+	}
+	sc := &zygoScan{
+		callable: func(name string) bool { return z.base[name] != nil || p.funcs[name] != nil || z.reserved[name] },
+		denied:   func(name string) bool { return isSpecialForm(name) && !forms[name] },
+		builtin:  func(name string) bool { return z.builtins[name] != nil },
+		bound:    map[string]bool{},
+	}
+	if err := sc.check(exprs, source); err != nil {
+		return nil, err
+	}
+	p.freeNames = sc.free
+	return p, nil
+}
+
+func isSpecialForm(name string) bool {
+	for _, form := range zygoSpecialForms {
+		if name == form {
+			return true
+		}
+	}
+	return false
+}
+
+// parse parses the source in a throwaway environment.
+func (z *zygoRuntime) parse(source string) ([]zygo.Sexp, *scriptError) {
+	env := z.newEnv(nil)
+	defer env.Close()
+	parser := env.NewParser()
+	defer parser.Stop()
+	parser.ResetAddNewInput(strings.NewReader(source))
+	exprs, err := parser.ParseTokens()
+	if err == nil {
+		return exprs, nil
+	}
+	msg := err.Error()
+	if errors.Is(err, zygo.ErrMoreInputNeeded) {
+		msg = "unexpected end of input: a list, array, hash or string is not closed"
+	}
+	return nil, &scriptError{Type: errInvalidSyntax, Message: msg, Line: parser.Linenum()}
+}
+
+func (p *zygoProgram) run(s *Server, e *execution, in *execInput) (res resultValue, err error) {
+	var env *zygo.Zlisp
+	if p.base == nil {
+		env = s.zygo.take()
+	} else {
+		env = s.zygo.newEnv(p.base)
+	}
+	defer env.Close()
+	for name, f := range p.funcs {
+		env.AddFunction(name, f)
+	}
+	env.AddPreHook(func(*zygo.Zlisp, string, []zygo.Sexp) {
+		if e.isAborted() {
+			panic(errAborted)
+		}
+	})
+	if serr := p.bind(s.zygo, env, in, e.limits.MaxDepth); serr != nil {
+		return nil, serr
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if r != errAborted {
+				panic(r)
+			}
+			res, err = nil, errAborted
+		}
+	}()
+	if err := env.LoadString(p.source); err != nil {
+		return nil, zygoError(err, p.source, errCompilation)
+	}
+	value, err := env.Run()
+	if err != nil {
+		return nil, zygoError(err, p.source, errExecution)
+	}
+	if result, ok := env.FindObject("result"); ok {
+		value = result
+	}
+	return zygoResult{value}, nil
+}
+
+// bind defines the input as globals: each context key that is an identifier
+// and does not name a function or reserved word, then input, message, http.
+func (p *zygoProgram) bind(z *zygoRuntime, env *zygo.Zlisp, in *execInput, maxDepth int64) *scriptError {
+	context, err := zygo.MakeHash(nil, "hash", env)
+	if err != nil {
+		return newError(errExecution, "creating the input hash: %v", err)
+	}
+	if verr := depthCheck(0, maxDepth); verr != nil {
+		return verr.at("context")
+	}
+	for key, value := range in.Context {
+		obj, verr := toZygo(env, value, 1, maxDepth)
+		if verr != nil {
+			return verr.at("context" + keySegment(key))
+		}
+		if err := context.HashSet(&zygo.SexpStr{S: key}, obj); err != nil {
+			return newError(errInvalidInput, "context%s: %v", keySegment(key), err)
+		}
+		if isIdentifier(key) && z.base[key] == nil && p.funcs[key] == nil && !z.reserved[key] {
+			env.AddGlobal(key, obj)
+		}
+	}
+	env.AddGlobal("input", context)
+	for _, global := range []struct {
+		name  string
+		value any
+	}{{"message", in.Message}, {"http", in.HTTP}} {
+		obj, verr := toZygo(env, global.value, 0, maxDepth)
+		if verr != nil {
+			return verr.at(global.name)
+		}
+		env.AddGlobal(global.name, obj)
+	}
+	return nil
+}
+
+// zygoError classifies an error of LoadString or Run: a symbol that is not
+// defined is a compilation error located in the source.
+func zygoError(err error, source, kind string) *scriptError {
+	if m := zygoSymbolNotFound.FindStringSubmatch(err.Error()); m != nil {
+		line, column := locateZygoSymbol(source, m[1], false)
+		return &scriptError{Type: errCompilation, Message: fmt.Sprintf("unresolved reference '%s'", m[1]), Line: line, Column: column}
+	}
+	msg, _, _ := strings.Cut(err.Error(), "stack trace:")
+	return &scriptError{Type: kind, Message: strings.Join(strings.Fields(msg), " ")}
+}
+
+type zygoResult struct{ value zygo.Sexp }
+
+func (r zygoResult) encode(w *valueEncoder) *valueError { return w.zygo(r.value, 0) }
