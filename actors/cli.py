@@ -38,6 +38,7 @@ from registry.providers import discover_providers
 
 from .config import DEFAULT_CONFIG_FILE, ConfigError, EngineConfig, load_config
 from .engine import ScriptEngine
+from .logs import configure_logging
 
 _json = cattrs.Converter()
 
@@ -138,9 +139,13 @@ def widened_whitelist(names: tuple[str, ...]) -> Whitelist:
     help="External overrides root, scripts/<module>/<name>.<ext> (default: scripts).",
 )
 @click.option("--hot-reload/--no-hot-reload", default=None, help="Watch the scripts directory (default: on).")
+@click.option("-v", "--verbose", count=True, help="Log more on stderr (-v info, -vv debug).")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None, scripts_dir: Path | None, hot_reload: bool | None) -> None:
+def main(
+    ctx: click.Context, config_path: Path | None, scripts_dir: Path | None, hot_reload: bool | None, verbose: int
+) -> None:
     """Run and manage Tengo (.tengo) and Zygomys (.zy) scripts."""
+    configure_logging(("WARNING", "INFO", "DEBUG")[min(verbose, 2)])
     ctx.obj = (config_path, scripts_dir, hot_reload)
 
 

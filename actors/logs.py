@@ -24,3 +24,13 @@ def route_stdlib_logging() -> None:
     root = logging.getLogger()
     if not any(isinstance(h, InterceptHandler) for h in root.handlers):
         root.addHandler(InterceptHandler())
+
+
+def configure_logging(level: str = "WARNING") -> None:
+    """One stderr sink at ``level`` for command-line use (loguru's default sink
+    shows DEBUG). Also routes stdlib logging into loguru."""
+    import sys
+
+    logger.remove()
+    logger.add(sys.stderr, level=level)
+    route_stdlib_logging()

@@ -10,6 +10,7 @@ import json
 import sys
 
 from actors import EngineConfig, ScriptEngine
+from actors.logs import configure_logging
 from engines import ScriptError, ScriptInput
 
 KNIGHT = {"name": "knight", "attack": 12, "accuracy": 80, "shots": 3, "crit_chance": 0.15, "side": "blue"}
@@ -22,6 +23,7 @@ def show(title: str, value: object) -> None:
 
 
 def main() -> int:
+    configure_logging("WARNING")
     # no hot reload here: the demo runs the embedded defaults
     with ScriptEngine.start(EngineConfig(hot_reload=False)) as engine:
         print("goby-scripting demo: the wargame module's embedded scripts\n")
