@@ -8,11 +8,16 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// BenchmarkExec measures one warm exec round trip through the protocol
-// (frame in, reader goroutine, execution under limits, frame out) with a
-// server in this process: the runner's own per-exec cost, without the pipe
-// to another process.
+// BenchmarkExec measures warm exec round trips, back to back, through the
+// protocol (frame in, reader goroutine, execution under the usual limits,
+// frame out): "in-process" with a server in this process over in-memory
+// pipes (the runner's own cost), "process" with a runner process over real
+// pipes (what a host sees).
 func BenchmarkExec(b *testing.B) {
+	spawned := func(tb testing.TB) *host {
+		h, _, _ := spawnRunner(tb)
+		return h
+	}
 	scripts := map[string]string{
 		"tengo": `
 damage := attacker.attack - defender.armor
@@ -35,34 +40,41 @@ result := {damage: damage, hits: hits, dead: defender.hp <= damage * 3}`,
 		"attacker": map[string]any{"attack": 7}, "defender": map[string]any{"armor": 3, "hp": 10},
 	}}
 	for _, language := range []string{"tengo", "zygomys"} {
-		b.Run(language, func(b *testing.B) {
-			h := newHost(b)
-			sum, _ := h.load(language, scripts[language], loadOptions{})
-			wantResult(b, h.exec(sum, input, limits), map[string]any{
-				"damage": int64(4), "hits": []any{int64(4), int64(5), int64(6)}, "dead": true,
+		for _, c := range []struct {
+			name  string
+			start func(testing.TB) *host
+		}{
+			{"in-process", newHost},
+			{"process", spawned},
+		} {
+			b.Run(language+"/"+c.name, func(b *testing.B) {
+				h := c.start(b)
+				sum, _ := h.load(language, scripts[language], loadOptions{})
+				wantResult(b, h.exec(sum, input, limits), map[string]any{
+					"damage": int64(4), "hits": []any{int64(4), int64(5), int64(6)}, "dead": true,
+				})
+				body, err := msgpack.Marshal(map[string]any{"op": "exec", "id": 1 << 40, "checksum": sum, "input": input, "limits": limits})
+				if err != nil {
+					b.Fatal(err)
+				}
+				frame := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
+				frame = append(frame, body...)
+				var header [4]byte
+				reply := make([]byte, 1<<16)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					if _, err := h.w.Write(frame); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.ReadFull(h.r, header[:]); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.ReadFull(h.r, reply[:binary.BigEndian.Uint32(header[:])]); err != nil {
+						b.Fatal(err)
+					}
+				}
 			})
-			body, err := msgpack.Marshal(map[string]any{"op": "exec", "id": 1 << 40, "checksum": sum, "input": input, "limits": limits})
-			if err != nil {
-				b.Fatal(err)
-			}
-			frame := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
-			frame = append(frame, body...)
-			var header [4]byte
-			reply := make([]byte, 0, 4096)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				if _, err := h.w.Write(frame); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := io.ReadFull(h.r, header[:]); err != nil {
-					b.Fatal(err)
-				}
-				reply = reply[:binary.BigEndian.Uint32(header[:])]
-				if _, err := io.ReadFull(h.r, reply); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		}
 	}
 }

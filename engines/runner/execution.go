@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,17 +57,17 @@ type execution struct {
 	cpu0   time.Duration
 	heap0  uint64
 
-	aborted chan struct{} // closed when the watchdog stops the execution
+	aborted  chan struct{} // closed when the watchdog stops the execution
+	returned atomic.Bool   // the interpreter has returned: the script no longer runs
 
-	mu        sync.Mutex // guards the fields below
-	breach    *scriptError
-	abortedAt time.Time
-	stop      func() // the interpreter's own abort, once it is running
-	failure   *scriptError
-	logs      []string
-	logBytes  int64
-	calls     int64
-	peakHeap  uint64
+	mu       sync.Mutex // guards the fields below
+	breach   *scriptError
+	stop     func() // the interpreter's own abort, once it is running
+	failure  *scriptError
+	logs     []string
+	logBytes int64
+	calls    int64
+	peakHeap uint64
 }
 
 func newExecution(id int64, lim limits, clock cpuClock) *execution {
@@ -103,13 +104,21 @@ func (e *execution) abort(breach *scriptError) {
 		return
 	}
 	e.breach = breach
-	e.abortedAt = time.Now()
 	stop := e.stop
 	e.mu.Unlock()
 	close(e.aborted)
 	if stop != nil {
 		stop()
 	}
+}
+
+// disarm ends the watchdog's hold on the interpreter (after it, an abort no
+// longer reaches it) and reports whether the execution was aborted.
+func (e *execution) disarm() (aborted bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stop = nil
+	return e.breach != nil
 }
 
 func (e *execution) isAborted() bool {

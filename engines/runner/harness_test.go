@@ -291,23 +291,25 @@ func wantPosition(t testing.TB, frame map[string]any, line, column int64) {
 	}
 }
 
+// equalValues compares values exactly (nil is not an empty list, -0.0 is not
+// 0.0) through their %#v form, which prints maps sorted by key.
 func equalValues(a, b any) bool {
-	return fmt.Sprintf("%#v", normalize(sortKeys(a))) == fmt.Sprintf("%#v", normalize(sortKeys(b)))
+	return fmt.Sprintf("%#v", normalize(deepCopy(a))) == fmt.Sprintf("%#v", normalize(deepCopy(b)))
 }
 
-// sortKeys: %#v prints maps sorted, so a deep copy is all it takes.
-func sortKeys(v any) any {
+// deepCopy copies lists and maps (normalize changes them in place).
+func deepCopy(v any) any {
 	switch x := v.(type) {
 	case []any:
 		out := make([]any, len(x))
 		for i := range x {
-			out[i] = sortKeys(x[i])
+			out[i] = deepCopy(x[i])
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k := range x {
-			out[k] = sortKeys(x[k])
+			out[k] = deepCopy(x[k])
 		}
 		return out
 	case int:

@@ -111,6 +111,13 @@ func protocolStreams() (in, out *os.File, err error) {
 	if err := syscall.Dup3(null, 0, 0); err != nil {
 		return nil, nil, fmt.Errorf("pointing stdin at %s: %w", os.DevNull, err)
 	}
+	// Non-blocking, the streams go through Go's network poller: a frame that
+	// arrives wakes the reader without handing the scheduler to another thread.
+	for _, fd := range []int{inFd, outFd} {
+		if err := syscall.SetNonblock(fd, true); err != nil {
+			return nil, nil, fmt.Errorf("making fd %d non-blocking: %w", fd, err)
+		}
+	}
 	return os.NewFile(uintptr(inFd), "protocol-in"), os.NewFile(uintptr(outFd), "protocol-out"), nil
 }
 

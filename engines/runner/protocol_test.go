@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -160,5 +163,31 @@ func TestPrintsNeverReachTheProtocolStream(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "stray write") || strings.Contains(stderr.String(), "to the logs") {
 		t.Fatalf("stderr: %q", stderr.String())
+	}
+}
+
+// The runner starts with the flags the host gives it and applies the limits
+// to itself.
+func TestRunnerAppliesItsResourceLimits(t *testing.T) {
+	h, cmd, _ := spawnRunner(t, "--rlimit-nofile=64", "--rlimit-core=0", "--rlimit-data=4294967296",
+		"--memory-ceiling=1073741824", "--max-frame=1048576")
+	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`Max open files\s+64\s+64`,
+		`Max core file size\s+0\s+0`,
+		`Max data size\s+4294967296\s+4294967296`,
+	} {
+		if !regexp.MustCompile(want).Match(limits) {
+			t.Errorf("limits lack %q:\n%s", want, limits)
+		}
+	}
+	wantResult(t, h.run("zygomys", "(def result (* a 2))", map[string]any{"a": 21}, nil), int64(42))
+	// A result over the frame limit is an output_limit error, not a broken frame.
+	f := wantError(t, h.run("tengo", "result := \"0123456789\"\nfor i := 0; i < 17; i++ { result += result }", nil, nil), errOutputLimit)
+	if f["fatal"] != false {
+		t.Fatalf("frame: %v", f)
 	}
 }

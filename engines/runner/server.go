@@ -46,7 +46,6 @@ type Server struct {
 	args     *valueEncoder // encodes host-call arguments
 	result   *valueEncoder // encodes results
 
-	cpu        cpuClock   // of the thread serve runs on
 	cur        *execution // the execution in flight
 	calls      int64      // host calls made so far (numbers call frames)
 	executions int64
@@ -73,8 +72,6 @@ func newServer(r io.Reader, w io.Writer, maxFrame int) *Server {
 // serve greets the host and answers requests until the stream ends, a
 // shutdown, or a protocol error; it returns the process exit code.
 func (s *Server) serve() int {
-	runtime.LockOSThread() // executions run here: their CPU time is this thread's
-	s.cpu = threadCPUClock()
 	s.send(helloFrame{
 		Op:        "hello",
 		Protocol:  protocolVersion,
@@ -183,10 +180,13 @@ func (s *Server) exec(req *request) {
 		s.send(errorFrameFor(req.ID, newError(errNotLoaded, "program %s is not loaded", req.Checksum)))
 		return
 	}
-	e := newExecution(req.ID, req.Limits, s.cpu)
+	// The execution keeps its thread, so that thread's CPU clock is its CPU time.
+	runtime.LockOSThread()
+	e := newExecution(req.ID, req.Limits, threadCPUClock())
 	value, failure := s.run(p, e, &req.Input)
-	s.executions++
 	logs, metrics := e.report()
+	runtime.UnlockOSThread()
+	s.executions++
 	s.answer(req.ID, value, failure, logs, metrics)
 	if metrics.HeapBytes > cleanUpAfter {
 		// Collect the garbage of a big execution now, between requests: the
@@ -220,11 +220,17 @@ func (s *Server) answer(id int64, value msgpack.RawMessage, failure *scriptError
 }
 
 // run executes p under the watchdog and encodes its result.
-func (s *Server) run(p program, e *execution, in *execInput) (msgpack.RawMessage, *scriptError) {
+func (s *Server) run(p program, e *execution, in *execInput) (value msgpack.RawMessage, failure *scriptError) {
 	s.cur = e
-	defer func() { s.cur = nil }()
+	defer func() {
+		s.cur = nil
+		if r := recover(); r != nil {
+			value, failure = nil, newError(errExecution, "the runner failed: %v", r)
+		}
+	}()
 	s.watch.watch(e)
 	result, err := s.runGuarded(p, e, in)
+	e.returned.Store(true)
 	s.watch.release()
 	if failure := e.outcome(err); failure != nil {
 		return nil, failure

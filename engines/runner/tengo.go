@@ -1,14 +1,15 @@
 package main
 
 // Tengo programs: compiled once per checksum with the low-level compiler (so
-// the runner owns the bytecode and the globals), run per execution on a
-// fresh VM in the main goroutine.
+// the runner owns the bytecode and the globals), run per execution on a VM
+// of their own in the main goroutine, with fresh globals.
 
 import (
 	"errors"
 	"fmt"
 	"math"
 	"regexp"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,13 +31,15 @@ var (
 // tengoRuntime holds what every Tengo program shares: log and the fmt module,
 // both writing into the logs of the execution in flight.
 type tengoRuntime struct {
-	s   *Server
-	log *tengo.UserFunction
-	fmt map[string]tengo.Object
+	s    *Server
+	log  *tengo.UserFunction
+	fmt  map[string]tengo.Object
+	idle []idleVM // most recently used last
+	heap []metrics.Sample
 }
 
 func newTengoRuntime(s *Server) *tengoRuntime {
-	rt := &tengoRuntime{s: s}
+	rt := &tengoRuntime{s: s, heap: []metrics.Sample{{Name: heapObjectsMetric}}}
 	rt.log = rt.printer("log", func(args []tengo.Object) (string, error) { return tengoJoin(args, " "), nil })
 	rt.fmt = make(map[string]tengo.Object)
 	for name, obj := range stdlib.BuiltinModules["fmt"] {
@@ -259,29 +262,77 @@ func (f freeName) unresolved() *scriptError {
 	return &scriptError{Type: errCompilation, Message: fmt.Sprintf("unresolved reference '%s'", f.name), Line: f.line, Column: f.column}
 }
 
+// A VM's stacks take 80 KB: allocating and clearing them for each run is most
+// of the cost of a short script, so a few VMs are kept for the next run of
+// their program. A VM whose run grew the heap more than idleVMHeap is not
+// kept: its stack may hold on to what the run made.
+const (
+	maxIdleVMs = 4
+	idleVMHeap = 1 << 20
+)
+
+type idleVM struct {
+	program   *tengoProgram
+	maxAllocs int64
+	vm        *tengo.VM
+	globals   []tengo.Object // the VM's globals
+}
+
+// vm returns a VM for p, with the globals it runs on set to p's template.
+func (rt *tengoRuntime) vm(p *tengoProgram, maxAllocs int64) (*tengo.VM, []tengo.Object) {
+	for i, idle := range rt.idle {
+		if idle.program == p && idle.maxAllocs == maxAllocs {
+			rt.idle = slices.Delete(rt.idle, i, i+1)
+			copy(idle.globals, p.globals)
+			return idle.vm, idle.globals
+		}
+	}
+	globals := slices.Clone(p.globals)
+	return tengo.NewVM(p.bytecode, globals, maxAllocs), globals
+}
+
+// keep makes a VM that finished a clean run available to its program's next
+// run.
+func (rt *tengoRuntime) keep(vm idleVM, heap0 uint64) {
+	metrics.Read(rt.heap)
+	if rt.heap[0].Value.Uint64() > heap0+idleVMHeap {
+		return
+	}
+	clear(vm.globals)
+	if len(rt.idle) == maxIdleVMs {
+		rt.idle = slices.Delete(rt.idle, 0, 1)
+	}
+	rt.idle = append(rt.idle, vm)
+}
+
 func (p *tengoProgram) run(s *Server, e *execution, in *execInput) (resultValue, error) {
 	lim := e.limits
-	globals := make([]tengo.Object, len(p.globals))
-	copy(globals, p.globals)
-	if err := p.bind(globals, in, lim.MaxDepth); err != nil {
-		return nil, err
-	}
 	maxAllocs := int64(-1)
 	if lim.MaxAllocs > 0 {
 		maxAllocs = lim.MaxAllocs
 	}
+	vm, globals := s.tengo.vm(p, maxAllocs)
+	if err := p.bind(globals, in, lim.MaxDepth); err != nil {
+		return nil, err
+	}
 	if lim.MemoryBytes > 0 {
 		defer limitTengoSizes(lim.MemoryBytes)()
 	}
-	vm := tengo.NewVM(p.bytecode, globals, maxAllocs)
 	e.onAbort(vm.Abort)
-	if err := vm.Run(); err != nil {
-		return nil, tengoRunError(err, lim)
+	err := vm.Run()
+	// A VM that erred keeps its error, one that was aborted may be told to
+	// abort later: neither runs again.
+	if aborted := e.disarm(); err != nil || aborted {
+		if err != nil {
+			return nil, tengoRunError(err, lim)
+		}
+		return nil, errAborted
 	}
-	if p.result < 0 {
-		return tengoResult{tengo.UndefinedValue}, nil
+	result := tengo.Object(tengo.UndefinedValue)
+	if p.result >= 0 {
+		result = globals[p.result]
 	}
-	result := globals[p.result]
+	s.tengo.keep(idleVM{program: p, maxAllocs: maxAllocs, vm: vm, globals: globals}, e.heap0)
 	if failed, ok := result.(*tengo.Error); ok {
 		return nil, newError(errExecution, "%s", tengoPrintForm(failed.Value))
 	}

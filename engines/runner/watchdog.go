@@ -1,10 +1,10 @@
 package main
 
 // The watchdog samples a running execution (wall time, CPU time of the
-// thread running it, heap growth) and stops it when it breaches a limit. When the script does not
-// stop within abortGrace (a Zygomys loop with no function call, a Go builtin
-// that does not return), the watchdog answers the request itself with a
-// fatal error frame and exits the process.
+// thread running it, heap growth) and stops it when it breaches a limit.
+// When the script does not stop within abortGrace (a Zygomys loop with no
+// function call, a Go builtin that does not return), the watchdog answers the
+// request itself with a fatal error frame and exits the process.
 
 import (
 	"fmt"
@@ -27,10 +27,11 @@ type watchdog struct {
 	out   *frameWriter
 	timer *time.Timer
 
-	mu         sync.Mutex // guards the fields below
-	cur        *execution
-	heap       []metrics.Sample
-	collectAt  uint64      // heap size that warrants the next forced collection
+	mu        sync.Mutex // guards the fields below
+	cur       *execution
+	heap      []metrics.Sample
+	collectAt uint64 // heap size that warrants the next forced collection
+
 	collecting atomic.Bool // a forced collection is running
 }
 
@@ -76,7 +77,10 @@ func (w *watchdog) tick() {
 		return // the execution ended while this tick waited for the lock
 	}
 	if e.isAborted() {
-		w.fatal(e)
+		if !e.returned.Load() {
+			w.fatal(e) // the script did not stop within the grace
+		}
+		return
 	}
 	if breach := w.check(e); breach != nil {
 		e.abort(breach)
@@ -102,7 +106,8 @@ func (w *watchdog) check(e *execution) *scriptError {
 		return nil
 	}
 	// The heap counts garbage until a collection sweeps it; a collection
-	// tells what lives, and the pacer keeps the heap within about twice that.
+	// tells what lives, and the pacer (GOGC 100) keeps the heap within about
+	// twice that.
 	if live > e.heap0+limit || heap > 2*(e.heap0+limit) {
 		return newError(errMemoryLimit, "execution grew the heap by more than %d bytes", lim.MemoryBytes)
 	}
@@ -145,28 +150,25 @@ const (
 	totalMemoryMetric = "/memory/classes/total:bytes"
 )
 
-// heapObjectBytes: bytes in heap objects, live or not yet swept.
-func heapObjectBytes() uint64 {
-	s := []metrics.Sample{{Name: heapObjectsMetric}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// cpuClock is the CPU-time clock of one OS thread. Executions run on a thread
-// of their own (the server goroutine is locked to it), so its clock measures
-// the script and the interpreter, not the garbage collector's helpers or
-// other goroutines: a single-threaded script uses at most its wall time.
+// cpuClock is the CPU-time clock of one OS thread. An execution keeps the
+// thread it starts on (the server goroutine is locked to it meanwhile), so
+// the clock measures the script and its interpreter, not the garbage
+// collector's workers or other goroutines: a single-threaded script uses at
+// most its wall time.
 type cpuClock int32
 
 // threadCPUClock is the clock of the calling thread (Linux's encoding of a
 // per-thread CPUCLOCK_SCHED clock, as pthread_getcpuclockid makes it).
 func threadCPUClock() cpuClock {
-	return cpuClock(^int32(syscall.Gettid())<<3 | 6)
+	tid, _, _ := syscall.RawSyscall(syscall.SYS_GETTID, 0, 0, 0)
+	return cpuClock(^int32(tid)<<3 | 6)
 }
 
+// read is a raw system call: it does not block, so it need not tell the
+// scheduler.
 func (c cpuClock) read() time.Duration {
 	var ts syscall.Timespec
-	_, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, uintptr(c), uintptr(unsafe.Pointer(&ts)), 0)
+	_, _, errno := syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, uintptr(c), uintptr(unsafe.Pointer(&ts)), 0)
 	if errno != 0 {
 		return 0
 	}

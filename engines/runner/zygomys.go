@@ -2,8 +2,10 @@ package main
 
 // Zygomys programs: checked once per checksum, run per execution in a fresh
 // environment (no state leaks between executions). Building an environment
-// costs about 100 µs, so the next one is built in the background while the
-// current execution runs.
+// and compiling a program into it cost far more than most runs (about 100 µs
+// and 50 µs), so the next environment is prepared in the background while the
+// current execution runs, with the current program compiled in on the bet
+// that it runs next again.
 
 import (
 	"errors"
@@ -27,10 +29,17 @@ type zygoRuntime struct {
 	builtins map[string]zygo.ZlispUserFunction // every builtin zygomys has
 	printing map[string]zygo.ZlispUserFunction // print, println, printf and log, into the logs
 	reserved map[string]bool                   // reserved words and the globals every environment has
-	next     chan *zygo.Zlisp                  // the next fresh environment
+	next     chan preparedEnv                  // the next fresh environment
 }
 
-// zygoBuilding serializes newEnv: building an environment writes a package
+// preparedEnv is a fresh environment, with a program compiled in or not.
+type preparedEnv struct {
+	env     *zygo.Zlisp
+	program *zygoProgram // compiled into env, nil for none
+	loadErr error        // of compiling it
+}
+
+// zygoBuilding serializes newZygoEnv: building an environment writes a package
 // global of zygomys (the same value each time).
 var zygoBuilding sync.Mutex
 
@@ -40,7 +49,7 @@ func newZygoRuntime(s *Server) *zygoRuntime {
 		base:     zygo.SandboxSafeFunctions(),
 		builtins: zygo.AllBuiltinFunctions(),
 		reserved: map[string]bool{"null": true, "nil": true},
-		next:     make(chan *zygo.Zlisp, 1),
+		next:     make(chan preparedEnv, 1),
 	}
 	join := func(_ *zygo.Zlisp, args []zygo.Sexp) (string, error) { return zygoJoin(args), nil }
 	sprintf := zygo.PrintFunction("sprintf")
@@ -62,24 +71,47 @@ func newZygoRuntime(s *Server) *zygoRuntime {
 	for _, word := range zygo.ReservedWords {
 		z.reserved[word] = true
 	}
-	go z.prepare()
+	go z.prepare(nil)
 	return z
 }
 
-func (z *zygoRuntime) prepare() { z.next <- z.newEnv(z.base) }
+// prepare builds the next environment, with bet compiled in when that runs
+// no code of the script (no macros, no include).
+func (z *zygoRuntime) prepare(bet *zygoProgram) {
+	prepared := preparedEnv{env: newZygoEnv(z.base)}
+	if bet != nil && bet.precompile {
+		prepared.program, prepared.loadErr = bet, loadSource(prepared.env, bet.source)
+	}
+	z.next <- prepared
+}
 
-// newEnv builds an environment with the given builtins.
-func (z *zygoRuntime) newEnv(builtins map[string]zygo.ZlispUserFunction) *zygo.Zlisp {
+// take returns a fresh environment for p and starts preparing the next one.
+func (z *zygoRuntime) take(p *zygoProgram) preparedEnv {
+	prepared := <-z.next
+	go z.prepare(p)
+	if prepared.program != nil && prepared.program != p {
+		prepared.env.Clear() // lost bet: drop the other program's code (it never ran)
+		prepared.program, prepared.loadErr = nil, nil
+	}
+	return prepared
+}
+
+// newZygoEnv builds an environment with the given builtins.
+func newZygoEnv(builtins map[string]zygo.ZlispUserFunction) *zygo.Zlisp {
 	zygoBuilding.Lock()
 	defer zygoBuilding.Unlock()
 	return zygo.NewZlispWithFuncs(builtins)
 }
 
-// take returns a fresh environment and starts building the next one.
-func (z *zygoRuntime) take() *zygo.Zlisp {
-	env := <-z.next
-	go z.prepare()
-	return env
+// loadSource compiles source into env (zygomys panics on some malformed
+// programs).
+func loadSource(env *zygo.Zlisp, source string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return env.LoadString(source)
 }
 
 func (z *zygoRuntime) printer(text func(*zygo.Zlisp, []zygo.Sexp) (string, error)) zygo.ZlispUserFunction {
@@ -140,10 +172,11 @@ func (w *valueEncoder) zygoArgs(args []zygo.Sexp) *valueError {
 }
 
 type zygoProgram struct {
-	source    string
-	funcs     map[string]zygo.ZlispUserFunction // added to each environment: printing, log, host and extra functions
-	base      map[string]zygo.ZlispUserFunction // builtins of its environments, when not the shared set
-	freeNames []string
+	source     string
+	funcs      map[string]zygo.ZlispUserFunction // added to each environment: printing, log, host and extra functions
+	base       map[string]zygo.ZlispUserFunction // builtins of its environments, when not the shared set
+	precompile bool                              // compiling it runs no code of the script
+	freeNames  []string
 }
 
 func (p *zygoProgram) free() []string { return p.freeNames }
@@ -151,7 +184,7 @@ func (p *zygoProgram) free() []string { return p.freeNames }
 // compile parses the source and checks every name it calls; the program
 // itself is compiled per execution, in its fresh environment.
 func (z *zygoRuntime) compile(source string, modules, functions []string) (program, *scriptError) {
-	exprs, serr := z.parse(source)
+	exprs, serr := zygoParse(source)
 	if serr != nil {
 		return nil, serr
 	}
@@ -186,6 +219,7 @@ func (z *zygoRuntime) compile(source string, modules, functions []string) (progr
 		return nil, err
 	}
 	p.freeNames = sc.free
+	p.precompile = !forms["defmac"] && !forms["macexpand"] && !forms["include"]
 	return p, nil
 }
 
@@ -198,9 +232,9 @@ func isSpecialForm(name string) bool {
 	return false
 }
 
-// parse parses the source in a throwaway environment.
-func (z *zygoRuntime) parse(source string) ([]zygo.Sexp, *scriptError) {
-	env := z.newEnv(nil)
+// zygoParse parses the source in a throwaway environment.
+func zygoParse(source string) ([]zygo.Sexp, *scriptError) {
+	env := newZygoEnv(nil)
 	defer env.Close()
 	parser := env.NewParser()
 	defer parser.Stop()
@@ -217,12 +251,13 @@ func (z *zygoRuntime) parse(source string) ([]zygo.Sexp, *scriptError) {
 }
 
 func (p *zygoProgram) run(s *Server, e *execution, in *execInput) (res resultValue, err error) {
-	var env *zygo.Zlisp
+	prepared := preparedEnv{}
 	if p.base == nil {
-		env = s.zygo.take()
+		prepared = s.zygo.take(p)
 	} else {
-		env = s.zygo.newEnv(p.base)
+		prepared.env = newZygoEnv(p.base)
 	}
+	env := prepared.env
 	defer env.Close()
 	for name, f := range p.funcs {
 		env.AddFunction(name, f)
@@ -243,8 +278,11 @@ func (p *zygoProgram) run(s *Server, e *execution, in *execInput) (res resultVal
 			res, err = nil, errAborted
 		}
 	}()
-	if err := env.LoadString(p.source); err != nil {
-		return nil, zygoError(err, p.source, errCompilation)
+	if prepared.program == nil {
+		prepared.loadErr = loadSource(env, p.source)
+	}
+	if prepared.loadErr != nil {
+		return nil, zygoError(prepared.loadErr, p.source, errCompilation)
 	}
 	value, err := env.Run()
 	if err != nil {
@@ -259,23 +297,17 @@ func (p *zygoProgram) run(s *Server, e *execution, in *execInput) (res resultVal
 // bind defines the input as globals: each context key that is an identifier
 // and does not name a function or reserved word, then input, message, http.
 func (p *zygoProgram) bind(z *zygoRuntime, env *zygo.Zlisp, in *execInput, maxDepth int64) *scriptError {
-	context, err := zygo.MakeHash(nil, "hash", env)
-	if err != nil {
-		return newError(errExecution, "creating the input hash: %v", err)
-	}
-	if verr := depthCheck(0, maxDepth); verr != nil {
+	context, verr := toZygoHash(env, in.Context, 0, maxDepth)
+	if verr != nil {
 		return verr.at("context")
 	}
-	for key, value := range in.Context {
-		obj, verr := toZygo(env, value, 1, maxDepth)
-		if verr != nil {
-			return verr.at("context" + keySegment(key))
-		}
-		if err := context.HashSet(&zygo.SexpStr{S: key}, obj); err != nil {
-			return newError(errInvalidInput, "context%s: %v", keySegment(key), err)
-		}
+	for key := range in.Context {
 		if isIdentifier(key) && z.base[key] == nil && p.funcs[key] == nil && !z.reserved[key] {
-			env.AddGlobal(key, obj)
+			value, err := context.HashGet(env, &zygo.SexpStr{S: key})
+			if err != nil {
+				return newError(errInvalidInput, "context%s: %v", keySegment(key), err)
+			}
+			env.AddGlobal(key, value)
 		}
 	}
 	env.AddGlobal("input", context)
