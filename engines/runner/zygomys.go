@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"strings"
 	"sync"
@@ -67,6 +68,11 @@ func newZygoRuntime(s *Server) *zygoRuntime {
 	}
 	for name := range z.printing {
 		delete(z.base, name)
+	}
+	// safe additions the sandbox set lacks: a random float, and rounding to an int
+	for name, fn := range map[string]zygo.ZlispUserFunction{"random": zygo.RandomFunction, "round": zygoRound} {
+		z.base[name] = fn
+		z.builtins[name] = fn
 	}
 	for _, word := range zygo.ReservedWords {
 		z.reserved[word] = true
@@ -338,3 +344,20 @@ func zygoError(err error, source, kind string) *scriptError {
 type zygoResult struct{ value zygo.Sexp }
 
 func (r zygoResult) encode(w *valueEncoder) *valueError { return w.zygo(r.value, 0) }
+
+// zygoRound rounds a number to the nearest int (halves away from zero).
+func zygoRound(_ *zygo.Zlisp, name string, args []zygo.Sexp) (zygo.Sexp, error) {
+	if len(args) != 1 {
+		return zygo.SexpNull, zygo.WrongNargs
+	}
+	switch x := args[0].(type) {
+	case *zygo.SexpInt:
+		return x, nil
+	case *zygo.SexpFloat:
+		if math.IsNaN(x.Val) || math.IsInf(x.Val, 0) || math.Abs(x.Val) >= 9.2e18 {
+			return zygo.SexpNull, fmt.Errorf("%s: %v does not fit in an int", name, x.Val)
+		}
+		return &zygo.SexpInt{Val: int64(math.Round(x.Val))}, nil
+	}
+	return zygo.SexpNull, fmt.Errorf("%s: expected a number, got %T", name, args[0])
+}

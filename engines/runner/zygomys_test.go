@@ -114,3 +114,9 @@ func TestHostFunctionsInZygomys(t *testing.T) {
 	}
 	wantResult(t, h.run("zygomys", "(roll 3)", nil, nil, fns), int64(2))
 }
+
+func TestZygomysRandomAndRound(t *testing.T) {
+	h := newHost(t)
+	f := h.run("zygomys", `(def r (random)) (def result [(round 2.5) (round -2.5) (round 7) (and (>= r 0.0) (< r 1.0))])`, nil, nil)
+	wantResult(t, f, []any{int64(3), int64(-3), int64(7), true})
+}
