@@ -32,7 +32,37 @@ def to_wire(value: Any, path: str, max_depth: int = 64) -> Any:
     Raises ``ScriptError(invalid_input)`` naming the first offending path, or
     ``ScriptError(depth_limit)`` when nesting exceeds ``max_depth`` (0 = no limit).
     """
-    return _convert(value, path, 0, max_depth if max_depth > 0 else None)
+    limit = max_depth if max_depth > 0 else None
+    try:
+        return _fast(value, 0, limit)
+    except _Unsupported:
+        # walk again, slowly, to name the path of the first bad value
+        return _convert(value, path, 0, limit)
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _fast(value: Any, depth: int, max_depth: int | None) -> Any:
+    """The common case, without building path names."""
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if cls is int:
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+        raise _Unsupported
+    if max_depth is not None and depth >= max_depth:
+        raise _Unsupported
+    if cls is dict:
+        for key in value:
+            if type(key) is not str:
+                raise _Unsupported
+        return {k: _fast(v, depth + 1, max_depth) for k, v in value.items()}
+    if cls is list or cls is tuple:
+        return [_fast(v, depth + 1, max_depth) for v in value]
+    raise _Unsupported  # subclasses and buffers take the slow path, which handles them
 
 
 def _convert(value: Any, path: str, depth: int, max_depth: int | None) -> Any:
@@ -53,7 +83,7 @@ def _convert(value: Any, path: str, depth: int, max_depth: int | None) -> Any:
                     ErrorType.INVALID_INPUT,
                     f"{path}: map keys must be str, got {type(key).__name__} {key!r}",
                 )
-            out[key] = _convert(item, _child(path, key), depth + 1, max_depth)
+            out[str(key)] = _convert(item, _child(path, key), depth + 1, max_depth)
         return out
     if isinstance(value, (list, tuple)):
         return [_convert(item, _child(path, i), depth + 1, max_depth) for i, item in enumerate(value)]

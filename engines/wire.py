@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import cattrs
 import msgpack
+from cattrs.gen import make_dict_unstructure_fn, override
 
 PROTOCOL_VERSION = 1
 MAX_FRAME = 64 << 20
@@ -136,6 +137,18 @@ class Ack:
     id: int
     found: bool | None = None
 
+
+# Script values are checked and normalised by engines.values before they get
+# here: they go to msgpack as they are, not through cattrs' per-item dispatch.
+def _passthrough(value: Any) -> Any:
+    return value
+
+
+for _cls, _field in ((ExecRequest, "input"), (CallReply, "value")):
+    converter.register_unstructure_hook(
+        _cls,
+        make_dict_unstructure_fn(_cls, converter, **{_field: override(unstruct_hook=_passthrough)}),
+    )
 
 RunnerFrame = Hello | Loaded | Result | ErrorFrame | Call | Stats | Ack
 

@@ -40,6 +40,9 @@ type preparedEnv struct {
 	loadErr error        // of compiling it
 }
 
+// zygoPrepared is how many fresh environments are kept ready.
+const zygoPrepared = 2
+
 // zygoBuilding serializes newZygoEnv: building an environment writes a package
 // global of zygomys (the same value each time).
 var zygoBuilding sync.Mutex
@@ -50,7 +53,7 @@ func newZygoRuntime(s *Server) *zygoRuntime {
 		base:     zygo.SandboxSafeFunctions(),
 		builtins: zygo.AllBuiltinFunctions(),
 		reserved: map[string]bool{"null": true, "nil": true},
-		next:     make(chan preparedEnv, 1),
+		next:     make(chan preparedEnv, zygoPrepared),
 	}
 	join := func(_ *zygo.Zlisp, args []zygo.Sexp) (string, error) { return zygoJoin(args), nil }
 	sprintf := zygo.PrintFunction("sprintf")
@@ -77,7 +80,9 @@ func newZygoRuntime(s *Server) *zygoRuntime {
 	for _, word := range zygo.ReservedWords {
 		z.reserved[word] = true
 	}
-	go z.prepare(nil)
+	for range zygoPrepared {
+		go z.prepare(nil)
+	}
 	return z
 }
 
