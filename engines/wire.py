@@ -144,11 +144,12 @@ def _passthrough(value: Any) -> Any:
     return value
 
 
-for _cls, _field in ((ExecRequest, "input"), (CallReply, "value")):
-    converter.register_unstructure_hook(
-        _cls,
-        make_dict_unstructure_fn(_cls, converter, **{_field: override(unstruct_hook=_passthrough)}),
-    )
+converter.register_unstructure_hook(
+    ExecRequest, make_dict_unstructure_fn(ExecRequest, converter, input=override(unstruct_hook=_passthrough))
+)
+converter.register_unstructure_hook(
+    CallReply, make_dict_unstructure_fn(CallReply, converter, value=override(unstruct_hook=_passthrough))
+)
 
 RunnerFrame = Hello | Loaded | Result | ErrorFrame | Call | Stats | Ack
 
