@@ -146,7 +146,7 @@ class ScriptOutput:
     metrics: ExecutionMetrics = attrs.field(factory=ExecutionMetrics)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class SecurityLimits:
     """Per-execution limits. ``None`` means "no limit" for the optional ones."""
 
@@ -189,7 +189,7 @@ DEFAULT_TENGO_MODULES: frozenset[str] = frozenset(
 )
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Whitelist:
     """What a script may reach inside its interpreter.
 

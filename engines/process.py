@@ -36,6 +36,7 @@ from .binary import runner_path
 from .model import (
     ErrorType,
     ExecutionMetrics,
+    Language,
     Script,
     ScriptError,
     ScriptInput,
@@ -139,9 +140,10 @@ class RunnerProcess:
         self._frames = wire.FrameBuffer()
         self._ids = itertools.count(1)
         self._loaded: dict[str, tuple[str, ...]] = {}  # program -> free names
-        self._programs: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], str] = {}
+        self._programs: dict[tuple[Language, str, Whitelist, tuple[str, ...]], str] = {}
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._stderr_thread: threading.Thread | None = None
+        self._limits: dict[SecurityLimits, dict[str, int]] = {}  # wire form of each limits object seen
         self._last_rss_check = 0.0
         self.hello: wire.Hello | None = None
         self.executions = 0
@@ -215,7 +217,7 @@ class RunnerProcess:
         ``security_violation``) when it does not compile."""
         with self._exclusive():
             self._ensure_started()
-            return self._load(script, tuple(sorted(functions)), whitelist or self.whitelist)
+            return self._load(script, tuple(functions), whitelist or self.whitelist)
 
     def check(self, script: Script, *, functions: Iterable[str] = (), whitelist: Whitelist | None = None) -> LoadInfo:
         """Compile only; same as :meth:`load`."""
@@ -240,11 +242,11 @@ class RunnerProcess:
             payload = self._payload(input or ScriptInput(), limits.max_depth)
             with self._exclusive():
                 self._ensure_started()
-                info = self._load(script, tuple(sorted(functions)), whitelist or self.whitelist)
+                info = self._load(script, tuple(functions), whitelist or self.whitelist)
                 result = self._exec(info.program, payload, limits, functions, script)
                 if result is None:  # the runner had evicted the program: load again, once
                     self._loaded.pop(info.program, None)
-                    info = self._load(script, tuple(sorted(functions)), whitelist or self.whitelist)
+                    info = self._load(script, tuple(functions), whitelist or self.whitelist)
                     result = self._exec(info.program, payload, limits, functions, script)
                     if result is None:
                         raise ScriptError(ErrorType.RUNNER_CRASHED, "runner lost a program it had just loaded")
@@ -349,11 +351,12 @@ class RunnerProcess:
         }
 
     def _program_key(self, script: Script, functions: tuple[str, ...], whitelist: Whitelist) -> str:
-        modules = tuple(whitelist.modules_for(script.language))
-        key = (script.language.value, script.checksum, modules, functions)
+        key = (script.language, script.checksum, whitelist, functions)
         program = self._programs.get(key)
         if program is None:
-            digest = hashlib.sha256("\0".join([key[0], key[1], *modules, "\0", *functions]).encode())
+            modules = whitelist.modules_for(script.language)
+            parts = [script.language.value, script.checksum, *modules, "\0", *sorted(functions)]
+            digest = hashlib.sha256("\0".join(parts).encode())
             program = digest.hexdigest()
             if len(self._programs) > 4096:
                 self._programs.clear()
@@ -372,7 +375,7 @@ class RunnerProcess:
                 language=script.language.value,
                 source=script.source,
                 modules=whitelist.modules_for(script.language),
-                functions=list(functions),
+                functions=sorted(functions),
             ),
             timeout=_LOAD_TIMEOUT,
         )
@@ -393,7 +396,12 @@ class RunnerProcess:
     ) -> wire.Result | None:
         request_id = next(self._ids)
         deadline = time.monotonic() + limits.timeout + self.grace
-        self._send(wire.ExecRequest(id=request_id, checksum=program, input=payload, limits=limits.to_wire()))
+        wire_limits = self._limits.get(limits)
+        if wire_limits is None:
+            if len(self._limits) > 256:
+                self._limits.clear()
+            wire_limits = self._limits[limits] = limits.to_wire()
+        self._send(wire.ExecRequest(id=request_id, checksum=program, input=payload, limits=wire_limits))
         while True:
             try:
                 frame = self._read_frame(deadline)
