@@ -316,3 +316,21 @@ def test_concurrent_callers_are_serialised(runner: RunnerProcess) -> None:
     for t in threads:
         t.join()
     assert results == {n: n * n for n in range(16)}
+
+
+def test_goby_runner_overrides_the_bundled_binary(
+    runner_binary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engines import RUNNER_ENV, RunnerNotFound, runner_path
+
+    copy = tmp_path / "my-runner"
+    copy.write_bytes(runner_binary.read_bytes())
+    copy.chmod(0o755)
+    monkeypatch.setenv(RUNNER_ENV, str(copy))
+    assert runner_path() == copy
+    with RunnerProcess() as proc:
+        assert proc.execute(script(TENGO, "result := 1")).result == 1
+        assert psutil.Process(proc.pid).exe() == str(copy)
+    monkeypatch.setenv(RUNNER_ENV, str(tmp_path / "missing"))
+    with pytest.raises(RunnerNotFound, match=RUNNER_ENV):
+        runner_path()
