@@ -26,6 +26,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.runner_latency
+	$(BIN)/python -m bench.engine_latency
+	$(BIN)/python -m bench.reload_latency
 
 clean:
 	rm -rf $(VENV) engines/_bin build dist *.egg-info
