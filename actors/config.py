@@ -21,6 +21,9 @@ within_seconds = 10
 [whitelist]
 tengo_modules = ["fmt", "math", "rand", "text", "times", "json", "base64", "hex", "enum"]
 zygomys_functions = []
+
+[module_whitelists.wargame]   # this module's scripts get their own whitelist
+tengo_modules = ["math", "rand", "times"]
 ```
 """
 
@@ -60,6 +63,7 @@ class EngineConfig:
     queue_timeout: float = 30.0  # seconds a request may wait for an executor
     limits: SecurityLimits = attrs.field(factory=SecurityLimits)
     whitelist: Whitelist = attrs.field(factory=Whitelist)
+    module_whitelists: dict[str, Whitelist] = attrs.field(factory=dict)  # per module, instead of `whitelist`
     spawn: SpawnLimits = attrs.field(factory=SpawnLimits)
     restart_intensity: RestartIntensity = attrs.field(factory=RestartIntensity)
     scripts_dir: Path = Path("scripts")

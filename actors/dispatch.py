@@ -14,39 +14,13 @@ from collections.abc import Mapping
 import attrs
 from loguru import logger
 
-from engines import HostFunction, Language, Script, ScriptError, ScriptInput, ScriptOutput, SecurityLimits, Whitelist
+from engines import Language, Script, ScriptError, ScriptInput, ScriptOutput, SecurityLimits
 
 from .futures import ExecutionFuture
+from .policy import ModulePolicies
 from .pool import AsyncJob, ExecutorPool, ExecutorSlot
 from .registry_actor import SnapshotBox
 from .status import ExecutionStats
-
-
-class HostFunctions:
-    """Host functions modules declare for their scripts: per module, optionally
-    narrowed to named scripts. A script reaches only what its module declared."""
-
-    def __init__(self) -> None:
-        self._by_script: dict[tuple[str, str | None], dict[str, HostFunction]] = {}
-        self._cache: dict[tuple[str, str], Mapping[str, HostFunction]] = {}
-
-    def register(self, module: str, functions: Mapping[str, HostFunction], scripts: list[str] | None = None) -> None:
-        for name in functions:
-            if not name.isidentifier():
-                raise ValueError(f"host function name {name!r} is not an identifier")
-        table = dict(self._by_script)  # copy on write: readers never see a half-made table
-        targets: list[str | None] = list(scripts) if scripts else [None]
-        for script in targets:
-            table[(module, script)] = {**table.get((module, script), {}), **functions}
-        self._by_script = table
-        self._cache = {}
-
-    def for_script(self, module: str, name: str) -> Mapping[str, HostFunction]:
-        found = self._cache.get((module, name))
-        if found is None:
-            found = {**self._by_script.get((module, None), {}), **self._by_script.get((module, name), {})}
-            self._cache[(module, name)] = found
-        return found
 
 
 class Dispatcher:
@@ -56,14 +30,13 @@ class Dispatcher:
         box: SnapshotBox,
         stats: ExecutionStats,
         limits: SecurityLimits,
-        whitelist: Whitelist,
+        policies: ModulePolicies,
     ) -> None:
         self.pools = pools
         self.box = box
         self.stats = stats
         self.limits = limits
-        self.whitelist = whitelist
-        self.functions = HostFunctions()
+        self.policies = policies
         self._ids = itertools.count(1)
         self._timeout_limits: dict[float, SecurityLimits] = {}
 
@@ -163,8 +136,8 @@ class Dispatcher:
                 script,
                 input,
                 limits=limits,
-                functions=self.functions.for_script(script.module, script.name),
-                whitelist=self.whitelist,
+                functions=self.policies.functions_for(script.module, script.name),
+                whitelist=self.policies.whitelist_for(script.module),
             )
         except ScriptError as err:
             self.stats.record(script.module, script.name, err.type)

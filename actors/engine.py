@@ -20,7 +20,7 @@ from typing import Any
 
 import pykka
 
-from engines import HostFunction, Language, ScriptInput, ScriptOutput, SecurityLimits
+from engines import HostFunction, Language, ScriptInput, ScriptOutput, SecurityLimits, Whitelist
 from registry.extract import ExtractResult
 from registry.providers import EmbeddedProvider, discover_providers
 from registry.registry import ReloadEvent
@@ -29,7 +29,8 @@ from .config import EngineConfig
 from .dispatch import Dispatcher
 from .futures import ExecutionFuture
 from .logs import route_stdlib_logging
-from .messages import Extract, GetStatus, RegisterProvider, Shutdown, SubscribeReloads
+from .messages import Extract, GetStatus, Ready, RegisterProvider, Shutdown, SubscribeReloads
+from .policy import ModulePolicies
 from .pool import RESTARTING, ExecutorPool
 from .registry_actor import SnapshotBox
 from .status import EngineStatus, ExecutionStats
@@ -61,7 +62,8 @@ class ScriptEngine:
         box = SnapshotBox()
         stats = ExecutionStats()
         pools = {language: ExecutorPool(language, config.queue_size, config.queue_timeout) for language in Language}
-        dispatcher = Dispatcher(pools, box, stats, config.limits, config.whitelist)
+        policies = ModulePolicies(config.whitelist, config.module_whitelists)
+        dispatcher = Dispatcher(pools, box, stats, config.limits, policies)
         supervisor = Supervisor.start(config, pools, box, stats, dispatcher, found)
         engine = cls(config, supervisor, dispatcher)
         engine._await_ready(pools)
@@ -69,6 +71,7 @@ class ScriptEngine:
 
     def _await_ready(self, pools: Mapping[Language, ExecutorPool]) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
+        self.supervisor.ask(Ready(), timeout=STARTUP_TIMEOUT)  # the registry has its scripts
         while time.monotonic() < deadline:
             slots = [s for p in pools.values() for s in p.slots]
             if slots and all(s.state != RESTARTING for s in slots):
@@ -133,7 +136,13 @@ class ScriptEngine:
         self, module: str, functions: Mapping[str, HostFunction], *, scripts: list[str] | None = None
     ) -> None:
         """Host functions the scripts of ``module`` (or only ``scripts``) may call by name."""
-        self._dispatcher.functions.register(module, functions, scripts)
+        self._dispatcher.policies.register_functions(module, functions, scripts)
+
+    def set_whitelist(self, module: str, whitelist: Whitelist | None) -> None:
+        """Give ``module``'s scripts their own interpreter whitelist (Tengo stdlib
+        modules, extra Zygomys functions); None restores the engine default.
+        Applies to the next compilation and validation of each script."""
+        self._dispatcher.policies.set_whitelist(module, whitelist)
 
     def subscribe_reloads(self, subscriber: Callable[[ReloadEvent], None] | pykka.ActorRef[Any]) -> None:
         """Deliver every reload outcome (activated, rejected, reverted, removed,

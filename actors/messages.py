@@ -105,6 +105,12 @@ class UnloadProgram:
 
 
 @attrs.frozen
+class Ready:
+    """``ask`` replies True once the actor has finished starting (its start-up
+    work, such as the registry's first scan of the scripts directory, is done)."""
+
+
+@attrs.frozen
 class RunJob:
     """Executor: run a queued asynchronous request on your runner."""
 

@@ -15,13 +15,14 @@ from typing import Any
 import pykka
 from loguru import logger
 
-from engines import RunnerProcess, Script, SpawnLimits, Whitelist
+from engines import RunnerProcess, Script, SpawnLimits
 from registry.external import FileInFlux
 from registry.extract import ExtractResult, extract_scripts
 from registry.providers import EmbeddedProvider, ProviderError
 from registry.registry import RegistrySnapshot, ReloadEvent, ScriptRegistry
 
-from .messages import Extract, Reconcile, RegisterProvider, Retry, SubscribeReloads
+from .messages import Extract, Ready, Reconcile, RegisterProvider, Retry, SubscribeReloads
+from .policy import ModulePolicies
 
 ReloadCallback = Callable[[ReloadEvent], None]
 
@@ -43,7 +44,7 @@ class RegistryActor(pykka.ThreadingActor):
         providers: list[EmbeddedProvider],
         *,
         scripts_dir: Path | None,
-        whitelist: Whitelist,
+        policies: ModulePolicies,
         spawn: SpawnLimits,
         runner_binary: Path | None,
         evict: Callable[[str], None],
@@ -52,7 +53,8 @@ class RegistryActor(pykka.ThreadingActor):
         super().__init__()
         self._initial = providers
         self._subscribers: list[ReloadCallback | pykka.ActorRef[Any]] = []
-        self._validator = RunnerProcess(binary=runner_binary, name="validator", whitelist=whitelist, spawn=spawn)
+        self._policies = policies
+        self._validator = RunnerProcess(binary=runner_binary, name="validator", spawn=spawn)
         self.registry = ScriptRegistry(
             publish=box.publish,
             scripts_dir=scripts_dir,
@@ -81,6 +83,8 @@ class RegistryActor(pykka.ThreadingActor):
         if isinstance(message, SubscribeReloads):
             self._subscribers.append(message.subscriber)
             return None
+        if isinstance(message, Ready):
+            return True
         if isinstance(message, Extract):
             return self.extract(message.target_dir, message.module)
         return super().on_receive(message)
@@ -121,7 +125,7 @@ class RegistryActor(pykka.ThreadingActor):
         return scripts
 
     def _validate(self, script: Script) -> object:
-        return self._validator.check(script)
+        return self._validator.check(script, whitelist=self._policies.whitelist_for(script.module))
 
     def _notify(self, event: ReloadEvent) -> None:
         log = logger.bind(module=event.module, script=event.name)

@@ -61,6 +61,7 @@ class EngineStatus:
     scripts: list[ScriptStatus]
     rejected: dict[str, int]  # requests refused before reaching a script, by error type
     reloads: list[ReloadEvent]  # the last reload outcome of every key seen in the scripts directory
+    sandbox: dict[str, str]  # isolation layers of the runners on this machine (active, or why not)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""

@@ -26,6 +26,7 @@ from .messages import (
     Extract,
     GetStatus,
     HealthCheck,
+    Ready,
     RegisterProvider,
     RestartRunner,
     Shutdown,
@@ -72,7 +73,7 @@ class Supervisor(pykka.ThreadingActor):
             self.box,
             self._providers,
             scripts_dir=self.config.scripts_dir,
-            whitelist=self.config.whitelist,
+            policies=self.dispatcher.policies,
             spawn=self.config.spawn,
             runner_binary=self.config.runner_binary,
             evict=lambda checksum: supervisor.tell(Evict(checksum)),
@@ -92,6 +93,8 @@ class Supervisor(pykka.ThreadingActor):
                 slot = ExecutorSlot(language=language, index=index, runner=runner, state=RESTARTING)
                 pool.add(slot)
                 self._start_executor(slot, pool)
+        # external scripts present at start-up are validated before the engine serves
+        self.registry.ask(Ready())
         self._schedule_health()
 
     def on_stop(self) -> None:
@@ -121,6 +124,8 @@ class Supervisor(pykka.ThreadingActor):
             return self.dispatcher.execute_async(
                 message.module, message.script, message.input, timeout=message.timeout, limits=message.limits
             )
+        if isinstance(message, Ready):
+            return True
         if isinstance(message, GetStatus):
             return self.status()
         if isinstance(message, (RegisterProvider, SubscribeReloads, Extract)):
@@ -241,4 +246,13 @@ class Supervisor(pykka.ThreadingActor):
             scripts=scripts,
             rejected=self.stats.rejected(),
             reloads=[event for _, event in sorted(self.box.current.reloads.items())],
+            sandbox=self._sandbox_layers(),
         )
+
+    def _sandbox_layers(self) -> dict[str, str]:
+        """Every runner is spawned alike: report the layers of one that greeted."""
+        slots = [slot for pool in self.pools.values() for slot in pool.slots]
+        for slot in slots:
+            if slot.runner.hello is not None:
+                return slot.runner.sandbox()
+        return slots[0].runner.sandbox() if slots else {}

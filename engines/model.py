@@ -153,7 +153,7 @@ class SecurityLimits:
     timeout: float = 1.0  # seconds of wall time
     cpu_time: float | None = None  # seconds of CPU; None -> same as timeout
     memory_mb: float = 64.0  # heap growth during one execution
-    max_allocs: int = 10_000_000  # Tengo object allocations
+    max_allocs: int = 100_000_000  # Tengo object allocations (a backstop: heap growth is the memory limit)
     max_output_bytes: int = 1 << 20
     max_log_lines: int = 1000
     max_log_bytes: int = 64 << 10

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import itertools
 import os
+import pwd
 import select
 import shutil
 import signal
@@ -66,6 +67,8 @@ class SpawnLimits:
     core_dumps: bool = False
     memory_ceiling_mb: int | None = 1024  # Go soft memory limit (GC works harder near it)
     rss_limit_mb: int = 1024
+    sandbox: bool = False  # the runner locks itself down: no_new_privs, seccomp, Landlock
+    run_as: str | None = "nobody"  # when the host runs as root, the runner runs as this user
 
     def argv(self) -> list[str]:
         mb = 1 << 20
@@ -79,6 +82,18 @@ class SpawnLimits:
         if self.memory_ceiling_mb:
             args.append(f"--memory-ceiling={self.memory_ceiling_mb * mb}")
         return args
+
+    def account(self) -> tuple[int, int, str] | None:
+        """(uid, gid, name) to run the runner as, or None to keep the host's user."""
+        if not self.run_as or os.geteuid() != 0:
+            return None
+        try:
+            entry = pwd.getpwnam(self.run_as)
+        except KeyError:
+            raise ScriptError(
+                ErrorType.RUNNER_CRASHED, f"spawn.run_as: no user named {self.run_as!r} on this machine"
+            ) from None
+        return entry.pw_uid, entry.pw_gid, entry.pw_name
 
 
 @attrs.frozen
@@ -313,6 +328,30 @@ class RunnerProcess:
                 cpu_ms=runner.cpu_ms if runner else 0,
             )
 
+    def sandbox(self) -> dict[str, str]:
+        """The isolation layers of this runner: the host's (set at spawn) and the
+        ones the runner reported in its greeting. A layer this machine lacks is
+        named with the reason, never left out."""
+        limits = self.spawn_limits
+        account = limits.account()
+        layers = {
+            "environment": "empty",
+            "working_directory": "private temporary directory, mode 0700",
+            "file_descriptors": "stdin, stdout, stderr only",
+            "rlimits": ", ".join(a.lstrip("-") for a in limits.argv()),
+            "user": account[2] if account else f"unchanged (uid {os.geteuid()})",
+        }
+        reported = self.hello.sandbox if self.hello else {}
+        if not limits.sandbox:
+            layers.update(no_new_privs="off", seccomp="off", landlock="off")
+        elif not reported:
+            layers.update(no_new_privs="unknown", seccomp="unknown", landlock="unknown")
+        else:
+            layers["no_new_privs"] = "active" if reported.get("no_new_privs") else "unavailable"
+            layers["seccomp"] = str(reported.get("seccomp", "unknown"))
+            layers["landlock"] = str(reported.get("landlock", "unknown"))
+        return layers
+
     def rss(self) -> int | None:
         """Resident set size of the runner in bytes, or None when it is not running."""
         pid = self.pid
@@ -504,8 +543,16 @@ class RunnerProcess:
         binary = self._binary or runner_path()
         self._workdir = tempfile.mkdtemp(prefix="goby-runner-")
         argv = [str(binary), *self.spawn_limits.argv()]
+        if self.spawn_limits.sandbox:
+            argv += ["--sandbox", self._workdir]
+        account = self.spawn_limits.account()
+        if account is not None:
+            os.chown(self._workdir, account[0], account[1])
         proc = subprocess.Popen(
             argv,
+            user=account[0] if account else None,
+            group=account[1] if account else None,
+            extra_groups=[] if account else None,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -601,6 +648,13 @@ class RunnerProcess:
                 proc.kill()
                 code = proc.wait()
         reason = _describe_exit(code)
+        if code == -signal.SIGSYS:
+            self._reap(f"{reason}: a forbidden system call")
+            return ScriptError(
+                ErrorType.SECURITY_VIOLATION,
+                "the script attempted a forbidden system call (process creation, a socket, or file access); "
+                "the runner's seccomp filter stopped it",
+            )
         if self._stderr_thread is not None:  # let it read the last lines the runner wrote
             self._stderr_thread.join(0.5)
         tail = list(self._stderr_tail)

@@ -70,6 +70,7 @@ class Hello:
     languages: list[str]
     tengo: str = ""
     zygomys: str = ""
+    sandbox: dict[str, Any] = attrs.Factory(dict)
 
 
 @attrs.define

@@ -321,9 +321,15 @@ def test_concurrent_callers_are_serialised(runner: RunnerProcess) -> None:
 def test_goby_runner_overrides_the_bundled_binary(
     runner_binary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import shutil
+    import tempfile
+
     from engines import RUNNER_ENV, RunnerNotFound, runner_path
 
-    copy = tmp_path / "my-runner"
+    # the runner may run as an unprivileged user: its binary must be reachable by it
+    home = Path(tempfile.mkdtemp(prefix="goby-test-runner-"))
+    home.chmod(0o755)
+    copy = home / "my-runner"
     copy.write_bytes(runner_binary.read_bytes())
     copy.chmod(0o755)
     monkeypatch.setenv(RUNNER_ENV, str(copy))
@@ -334,3 +340,4 @@ def test_goby_runner_overrides_the_bundled_binary(
     monkeypatch.setenv(RUNNER_ENV, str(tmp_path / "missing"))
     with pytest.raises(RunnerNotFound, match=RUNNER_ENV):
         runner_path()
+    shutil.rmtree(home)

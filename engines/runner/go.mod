@@ -1,11 +1,16 @@
 module github.com/goby-scripting/runner
 
-go 1.23.5
+go 1.26.0
 
 require (
 	github.com/d5/tengo/v2 v2.17.0
+	github.com/elastic/go-seccomp-bpf v1.6.0
 	github.com/glycerine/zygomys/v9 v9.0.9
+	github.com/landlock-lsm/go-landlock v0.11.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
+	golang.org/x/net v0.41.0
+	golang.org/x/sys v0.48.0
+	kernel.org/pub/linux/libs/security/libcap/psx v1.2.77
 )
 
 require (

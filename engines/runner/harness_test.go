@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,9 +23,20 @@ import (
 // With this variable set, the test binary is the runner (see TestMain).
 const runAsRunner = "GOBY_RUNNER_TEST_AS_RUNNER"
 
+// With this variable set, every runner a test talks to is a runner process
+// started with --sandbox, newHost's included (TestSuiteUnderSandbox).
+const sandboxEverything = "GOBY_RUNNER_TEST_SANDBOX_ALL"
+
+var sandboxAll = os.Getenv(sandboxEverything) == "1"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(runAsRunner) == "1" {
 		os.Exit(run(os.Args[1:]))
+	}
+	// A sandbox probe (sandbox_test.go): the test binary installs the
+	// sandbox on itself and does something it forbids. Test binary only.
+	if probe := os.Getenv(sandboxProbe); probe != "" {
+		os.Exit(runSandboxProbe(probe, os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -39,9 +51,14 @@ type host struct {
 	fns map[string]func(args []any) (any, error)
 }
 
-// newHost starts a server in this process.
+// newHost starts a server in this process (a sandboxed runner process when
+// the whole suite runs sandboxed).
 func newHost(t testing.TB) *host {
 	t.Helper()
+	if sandboxAll {
+		h, _, _ := spawnRunner(t)
+		return h
+	}
 	toRunnerR, toRunnerW := io.Pipe()
 	fromRunnerR, fromRunnerW := io.Pipe()
 	done := make(chan int, 1)
@@ -60,10 +77,21 @@ func newHost(t testing.TB) *host {
 	return connect(t, toRunnerW, fromRunnerR)
 }
 
-// spawnRunner starts a runner process (this test binary in runner mode).
+// spawnRunner starts a runner process (this test binary in runner mode),
+// with --sandbox when the whole suite runs sandboxed.
 func spawnRunner(t testing.TB, args ...string) (*host, *exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	if sandboxAll {
+		args = append([]string{"--sandbox", t.TempDir()}, args...)
+	}
+	return spawn(t, exec.Command(os.Args[0], args...))
+}
+
+// spawn starts cmd, a runner, and connects to it. At the end of the test it
+// closes the runner's input and waits for it to exit; a runner that dies of
+// a signal then (a late SIGSYS) fails the test.
+func spawn(t testing.TB, cmd *exec.Cmd) (*host, *exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), runAsRunner+"=1")
 	stderr := &bytes.Buffer{}
 	cmd.Stderr = stderr
@@ -80,9 +108,20 @@ func spawnRunner(t testing.TB, args ...string) (*host, *exec.Cmd, *bytes.Buffer)
 	}
 	t.Cleanup(func() {
 		stdin.Close()
-		if cmd.ProcessState == nil {
+		if cmd.ProcessState != nil {
+			return // the test waited for it
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && status.Signaled() {
+				t.Errorf("the runner died at the end of its input: %v\nstderr: %s", err, stderr)
+			}
+		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+			<-exited
+			t.Errorf("the runner did not exit at the end of its input\nstderr: %s", stderr)
 		}
 	})
 	return connect(t, stdin, stdout), cmd, stderr

@@ -1,3 +1,8 @@
+// GOMAXPROCS is fixed at start-up: the runtime does not go back to the
+// cgroup files while the runner is sandboxed (sandbox.go).
+//
+//go:debug updatemaxprocs=0
+
 // Command goby-runner serves Tengo and Zygomys scripts to a host process over
 // framed stdin/stdout (docs/protocol.md).
 package main
@@ -19,6 +24,7 @@ func run(args []string) int {
 	flags := flag.NewFlagSet("goby-runner", flag.ContinueOnError)
 	maxFrame := flags.Int("max-frame", defaultMaxFrame, "largest frame in bytes, either way")
 	memoryCeiling := flags.Int64("memory-ceiling", 0, "Go soft memory limit in bytes (0: none)")
+	sandboxDir := flags.String("sandbox", "", "lock the runner down before it greets, with `DIR` its only readable and writable directory")
 	rlimits := []*rlimitFlag{
 		{name: "rlimit-as", resource: syscall.RLIMIT_AS, zeroLeavesAlone: true},
 		{name: "rlimit-data", resource: syscall.RLIMIT_DATA, zeroLeavesAlone: true},
@@ -43,12 +49,26 @@ func run(args []string) int {
 	if *maxFrame <= 0 {
 		*maxFrame = defaultMaxFrame
 	}
+	sandboxed := false
+	flags.Visit(func(f *flag.Flag) { sandboxed = sandboxed || f.Name == "sandbox" })
+	if sandboxed && *sandboxDir == "" {
+		fmt.Fprintln(os.Stderr, "goby-runner: --sandbox needs a directory")
+		return 2
+	}
 	in, out, err := protocolStreams()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "goby-runner: %v\n", err)
 		return exitCrash
 	}
-	return newServer(in, out, *maxFrame).serve()
+	var sandbox sandboxReport
+	if sandboxed {
+		sandbox = applySandbox(*sandboxDir)
+	}
+	s := newServer(in, out, *maxFrame)
+	if sandboxed {
+		s.sandbox = sandbox
+	}
+	return s.serve()
 }
 
 // rlimitFlag is a resource limit the runner applies to itself when its flag

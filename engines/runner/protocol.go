@@ -58,13 +58,14 @@ type limits struct {
 }
 
 type helloFrame struct {
-	Op        string   `msgpack:"op"`
-	Protocol  int      `msgpack:"protocol"`
-	Version   string   `msgpack:"version"`
-	PID       int      `msgpack:"pid"`
-	Languages []string `msgpack:"languages"`
-	Tengo     string   `msgpack:"tengo"`
-	Zygomys   string   `msgpack:"zygomys"`
+	Op        string        `msgpack:"op"`
+	Protocol  int           `msgpack:"protocol"`
+	Version   string        `msgpack:"version"`
+	PID       int           `msgpack:"pid"`
+	Languages []string      `msgpack:"languages"`
+	Tengo     string        `msgpack:"tengo"`
+	Zygomys   string        `msgpack:"zygomys"`
+	Sandbox   sandboxReport `msgpack:"sandbox"`
 }
 
 type loadedFrame struct {

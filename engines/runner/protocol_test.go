@@ -16,6 +16,14 @@ func TestHelloNamesTheLanguagesAndVersions(t *testing.T) {
 	want := map[string]any{
 		"op": "hello", "protocol": int64(1), "version": runnerVersion, "pid": int64(cmd.Process.Pid),
 		"languages": []any{"tengo", "zygomys"}, "tengo": "v2.17.0", "zygomys": "v9.0.9",
+		"sandbox": map[string]any{
+			"no_new_privs": false, "seccomp": "off", "landlock": "off",
+			"uid": int64(os.Getuid()), "gid": int64(os.Getgid()),
+		},
+	}
+	if sandboxAll {
+		wantSandboxActive(t, h.hello)
+		want["sandbox"] = h.hello["sandbox"]
 	}
 	if !equalValues(h.hello, want) {
 		t.Fatalf("hello = %v, want %v", h.hello, want)
@@ -152,6 +160,9 @@ func TestPrintsNeverReachTheProtocolStream(t *testing.T) {
 		t.Fatalf("logs: %v", f["logs"])
 	}
 	wantResult(t, h.run("zygomys", "(println \"to the logs\")\n(def result 2)", nil, nil), int64(2))
+	if sandboxAll {
+		return // opening /dev/stdout kills a sandboxed runner (sandbox_test.go)
+	}
 	stray := "os := import(\"os\")\nf := os.open_file(\"/dev/stdout\", os.o_wronly, 0)\nf.write_string(\"stray write\\n\")\nf.close()\nresult := 3"
 	wantResult(t, h.run("tengo", stray, nil, nil, loadOptions{modules: []string{"os"}}), int64(3))
 	if f := h.request("ping", nil); f["op"] != "pong" {

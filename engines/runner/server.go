@@ -46,8 +46,9 @@ type Server struct {
 	args     *valueEncoder // encodes host-call arguments
 	result   *valueEncoder // encodes results
 
-	cur        *execution // the execution in flight
-	calls      int64      // host calls made so far (numbers call frames)
+	sandbox    sandboxReport // the sandbox layers, for the hello frame
+	cur        *execution    // the execution in flight
+	calls      int64         // host calls made so far (numbers call frames)
 	executions int64
 	started    time.Time
 }
@@ -62,6 +63,7 @@ func newServer(r io.Reader, w io.Writer, maxFrame int) *Server {
 		args:     newValueEncoder(),
 		result:   newValueEncoder(),
 		started:  time.Now(),
+		sandbox:  currentSandbox(),
 	}
 	s.tengo = newTengoRuntime(s)
 	s.zygo = newZygoRuntime(s)
@@ -80,6 +82,7 @@ func (s *Server) serve() int {
 		Languages: []string{"tengo", "zygomys"},
 		Tengo:     dependencyVersion("github.com/d5/tengo/v2"),
 		Zygomys:   dependencyVersion("github.com/glycerine/zygomys/v9"),
+		Sandbox:   s.sandbox,
 	})
 	for {
 		msg := s.next()

@@ -31,16 +31,19 @@ var (
 // tengoRuntime holds what every Tengo program shares: log and the fmt module,
 // both writing into the logs of the execution in flight.
 type tengoRuntime struct {
-	s    *Server
-	log  *tengo.UserFunction
-	fmt  map[string]tengo.Object
-	idle []idleVM // most recently used last
-	heap []metrics.Sample
+	s   *Server
+	log *tengo.UserFunction
+	fmt map[string]tengo.Object
+	// times replaces the stdlib's times module under the sandbox.
+	times map[string]tengo.Object
+	idle  []idleVM // most recently used last
+	heap  []metrics.Sample
 }
 
 func newTengoRuntime(s *Server) *tengoRuntime {
 	rt := &tengoRuntime{s: s, heap: []metrics.Sample{{Name: heapObjectsMetric}}}
 	rt.log = rt.printer("log", func(args []tengo.Object) (string, error) { return tengoJoin(args, " "), nil })
+	rt.times = sandboxedTimes()
 	rt.fmt = make(map[string]tengo.Object)
 	for name, obj := range stdlib.BuiltinModules["fmt"] {
 		rt.fmt[name] = obj
@@ -120,11 +123,16 @@ func (w *valueEncoder) tengoArgs(args []tengo.Object) *valueError {
 	return nil
 }
 
-// moduleMap: the allowed stdlib modules, with fmt printing into the logs.
+// moduleMap: the allowed stdlib modules, with fmt printing into the logs
+// and, under the sandbox, times reading named zones its own way
+// (timezones.go).
 func (rt *tengoRuntime) moduleMap(allowed []string) *tengo.ModuleMap {
 	modules := stdlib.GetModuleMap(allowed...)
 	if modules.GetBuiltinModule("fmt") != nil {
 		modules.AddBuiltinModule("fmt", rt.fmt)
+	}
+	if rt.times != nil && modules.GetBuiltinModule("times") != nil {
+		modules.AddBuiltinModule("times", rt.times)
 	}
 	return modules
 }

@@ -1,0 +1,10 @@
+//go:build !cgo
+
+package main
+
+import seccomp "github.com/elastic/go-seccomp-bpf"
+
+// clone3Action: without cgo (the runner as built for the host), the Go
+// runtime creates threads with clone only; clone3 is process creation
+// (os/exec with a cgroup), and kills.
+const clone3Action = seccomp.ActionKillProcess
