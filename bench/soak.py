@@ -66,7 +66,7 @@ def main() -> int:
     slow = {name for name, expected in attack_list if "timeout" in expected}
     config = EngineConfig(
         pools={Language.TENGO: 2, Language.ZYGOMYS: 2},
-        limits=SecurityLimits(timeout=0.3, memory_mb=32, max_output_bytes=256 << 10),
+        limits=SecurityLimits(timeout=1.0, memory_mb=32, max_output_bytes=256 << 10),
         queue_size=1024,
         hot_reload=False,
         discover_providers=False,
