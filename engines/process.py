@@ -67,7 +67,7 @@ class SpawnLimits:
     core_dumps: bool = False
     memory_ceiling_mb: int | None = 1024  # Go soft memory limit (GC works harder near it)
     rss_limit_mb: int = 1024
-    sandbox: bool = False  # the runner locks itself down: no_new_privs, seccomp, Landlock
+    sandbox: bool = True  # the runner locks itself down: no_new_privs, seccomp, Landlock
     run_as: str | None = "nobody"  # when the host runs as root, the runner runs as this user
 
     def argv(self) -> list[str]:

@@ -93,6 +93,11 @@ func spawnRunner(t testing.TB, args ...string) (*host, *exec.Cmd, *bytes.Buffer)
 func spawn(t testing.TB, cmd *exec.Cmd) (*host, *exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	cmd.Env = append(os.Environ(), runAsRunner+"=1")
+	if os.Getenv("GORACE") == "" {
+		// Under -race, a runner would linger a second at exit, the suite
+		// run sandboxed spawns one per test.
+		cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0")
+	}
 	stderr := &bytes.Buffer{}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()

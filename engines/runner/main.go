@@ -60,14 +60,14 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "goby-runner: %v\n", err)
 		return exitCrash
 	}
-	var sandbox sandboxReport
+	sandbox := currentSandbox()
 	if sandboxed {
+		// Before the server starts its goroutines: everything it does runs
+		// sandboxed.
 		sandbox = applySandbox(*sandboxDir)
 	}
 	s := newServer(in, out, *maxFrame)
-	if sandboxed {
-		s.sandbox = sandbox
-	}
+	s.sandbox = sandbox
 	return s.serve()
 }
 

@@ -87,11 +87,13 @@ func lockDown(dir string, layers sandboxLayers, warn func(layer string, err erro
 // otherwise do on first use by opening a file, which the sandbox forbids.
 func prewarm() {
 	// time.Local: TZ or /etc/localtime, read once (Tengo's times module,
-	// Zygomys time printing, time.Now().String()).
+	// any time.Time printed).
 	time.Now().Local().Zone()
 	// Named time zones (Tengo's times.date and times.in_location) are read
 	// through a directory descriptor opened now (timezones.go).
 	openZoneDir()
+	// glibc, in builds with cgo (tests): its arena limit (sandbox_cgo.go).
+	prewarmLibc()
 	// Zygomys loads its locations (UTC, New York, Los Angeles, London) in
 	// its package init, before main. The Go runtime keeps the cgroup files
 	// it re-reads for GOMAXPROCS open, and updatemaxprocs=0 (main.go)
