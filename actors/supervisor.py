@@ -62,7 +62,7 @@ class Supervisor(pykka.ThreadingActor):
         self.watcher: pykka.ActorRef[Any] | None = None
         self.executors: dict[tuple[Language, int], pykka.ActorRef[Any]] = {}
         self.started_at = time.time()
-        self._health: threading.Timer | None = None
+        self._health_stop = threading.Event()
         self._running = True
 
     # --- lifecycle ------------------------------------------------------------
@@ -95,27 +95,28 @@ class Supervisor(pykka.ThreadingActor):
                 self._start_executor(slot, pool)
         # external scripts present at start-up are validated before the engine serves
         self.registry.ask(Ready())
-        self._schedule_health()
+        self._start_health_ticks()
 
     def on_stop(self) -> None:
-        if self._health is not None:
-            self._health.cancel()
+        self._health_stop.set()
 
     def _start_executor(self, slot: ExecutorSlot, pool: ExecutorPool) -> None:
         ref = ExecutorActor.start(slot, pool, self.actor_ref, self.config.restart_intensity)
         slot.actor = ref
         self.executors[(slot.language, slot.index)] = ref
 
-    def _schedule_health(self) -> None:
-        ref = self.actor_ref
+    def _start_health_ticks(self) -> None:
+        """One long-lived thread tells the supervisor to check health every
+        HEALTH_INTERVAL (a new timer thread per tick would churn thread stacks)."""
+        ref, stop = self.actor_ref, self._health_stop
 
-        def tick() -> None:
-            if ref.is_alive():
+        def ticks() -> None:
+            while not stop.wait(HEALTH_INTERVAL):
+                if not ref.is_alive():
+                    return
                 ref.tell(HealthCheck())
 
-        self._health = threading.Timer(HEALTH_INTERVAL, tick)
-        self._health.daemon = True
-        self._health.start()
+        threading.Thread(target=ticks, name="goby-health", daemon=True).start()
 
     # --- messages ---------------------------------------------------------------
 
@@ -155,7 +156,6 @@ class Supervisor(pykka.ThreadingActor):
                 logger.warning("runner {} died while idle ({}); restarting", slot.name, slot.runner.last_exit_reason)
                 if slot.actor is not None:
                     slot.actor.tell(RestartRunner(crashed=True))
-        self._schedule_health()
 
     def _replace_executor(self, failed: ChildFailed) -> None:
         if not self._running:
@@ -170,8 +170,7 @@ class Supervisor(pykka.ThreadingActor):
 
     def _shutdown(self, timeout: float) -> None:
         self._running = False
-        if self._health is not None:
-            self._health.cancel()
+        self._health_stop.set()
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
