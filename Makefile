@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.runner_latency
 	$(BIN)/python -m bench.engine_latency
 	$(BIN)/python -m bench.reload_latency
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) engines/_bin build dist *.egg-info
