@@ -136,7 +136,7 @@ class ExecutorPool:
     def release(self, slot: ExecutorSlot) -> None:
         """Give back an executor after use. A runner that died on the way is
         restarted by its actor before the executor takes new work."""
-        if not slot.runner.alive and not self._closing:
+        if slot.runner.reaped and not self._closing:  # died during the request (idle deaths: health check)
             with self._lock:
                 slot.state = RESTARTING
             self._tell(slot, RestartRunner(crashed=slot.runner.last_exit_crashed))

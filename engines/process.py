@@ -178,6 +178,12 @@ class RunnerProcess:
         return self.pid is not None
 
     @property
+    def reaped(self) -> bool:
+        """The last request ended this runner (crash, kill, fatal limit) and it
+        has not been started again. Unlike :attr:`alive`, costs no system call."""
+        return self._proc is None and self.starts > 0
+
+    @property
     def restarts(self) -> int:
         """How many times the runner was started again after the first start."""
         return max(0, self.starts - 1)
