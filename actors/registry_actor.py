@@ -92,18 +92,20 @@ class RegistryActor(pykka.ThreadingActor):
     def _reconcile(self, message: Reconcile) -> list[ReloadEvent]:
         events: list[ReloadEvent] = []
         deferred: list[tuple[str, str]] = []
-        for key in message.keys:
+        keys = list(message.keys)
+        if message.rescan:
+            keys += [k for k in self.registry.keys_on_disk() if k not in keys]
+        for key in keys:
             try:
                 event = self.registry.reconcile(key, message.min_age)
             except FileInFlux:
                 deferred.append(key)
                 continue
+            except Exception:  # one bad file must never take the registry down
+                logger.exception("reload of {}/{} failed; the active version stays", *key)
+                continue
             if event is not None:
                 events.append(event)
-        if message.rescan:
-            more, later = self.registry.reconcile_all(message.min_age)
-            events += more
-            deferred += later
         if deferred and message.retry_to is not None:
             message.retry_to.tell(Retry(tuple(deferred)))
         return events

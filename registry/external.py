@@ -96,6 +96,8 @@ def read_script(
         raise ExternalFileError(f"{path} resolves to {real}, outside the scripts directory {root}")
     try:
         fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise FileInFlux(f"{path} went away before it could be read") from None
     except OSError as exc:
         raise ExternalFileError(f"cannot open {path}: {exc.strerror}") from exc
     try:
@@ -113,9 +115,17 @@ def read_script(
             if total > max_bytes:
                 raise ExternalFileError(f"{path} grew over the {max_bytes}-byte limit while being read")
             chunks.append(chunk)
-        after = os.stat(real)
+        after = os.fstat(fd)
         if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or total != st.st_size:
             raise FileInFlux(f"{path} changed while it was being read")
+        try:
+            now = os.stat(real)
+        except OSError:
+            raise FileInFlux(f"{path} went away while it was being read") from None
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            raise FileInFlux(f"{path} was replaced while it was being read")
+    except OSError as exc:
+        raise ExternalFileError(f"cannot read {path}: {exc.strerror}") from exc
     finally:
         os.close(fd)
     try:

@@ -145,23 +145,24 @@ class ScriptRegistry:
 
     # --- external -----------------------------------------------------------
 
-    def reconcile_all(self, min_age: float = 0.0) -> tuple[list[ReloadEvent], list[ScriptKey]]:
-        """Bring every key in the tree (and every active external script) in
-        line with the disk. Returns the events and the keys whose files were
-        still being written (to be tried again later)."""
+    def keys_on_disk(self) -> list[ScriptKey]:
+        """Every key in the tree, plus every key with an external version or a
+        reload outcome (their files may be gone)."""
         if self.scripts_dir is None:
-            return [], []
-        events: list[ReloadEvent] = []
-        deferred: list[ScriptKey] = []
-        for key in sorted(scan(self.scripts_dir) | set(self._external) | set(self._reloads)):
+            return []
+        return sorted(scan(self.scripts_dir) | set(self._external) | set(self._reloads))
+
+    def reconcile_all(self) -> list[ReloadEvent]:
+        """Bring every key in line with the disk as it is now (start-up)."""
+        events = []
+        for key in self.keys_on_disk():
             try:
-                event = self.reconcile(key, min_age)
-            except FileInFlux:
-                deferred.append(key)
+                event = self.reconcile(key)
+            except FileInFlux:  # written during start-up: the watcher's first rescan takes it
                 continue
             if event is not None:
                 events.append(event)
-        return events, deferred
+        return events
 
     def reconcile(self, key: ScriptKey, min_age: float = 0.0) -> ReloadEvent | None:
         """Re-read ``key`` from disk and decide what is active. Returns the

@@ -112,3 +112,20 @@ def test_extraction_writes_and_never_overwrites(tmp_path: Path) -> None:
     assert (target / "other" / "x.tengo").read_text() == "result := 2"
     only = extract_scripts(scripts, tmp_path / "only", module="other")
     assert [(r.module, r.outcome) for r in only] == [("other", "written")]
+
+
+def test_a_file_that_goes_away_is_in_flux_not_an_error(tree: Path) -> None:
+    from registry.external import FileInFlux
+
+    with pytest.raises(FileInFlux):
+        read_script(tree, tree / "wargame" / "gone.tengo")
+
+
+def test_a_file_younger_than_the_quiet_period_is_in_flux(tree: Path) -> None:
+    from registry.external import FileInFlux
+
+    fresh = tree / "wargame" / "fresh.tengo"
+    fresh.write_text("result := 1")
+    with pytest.raises(FileInFlux, match="moments ago"):
+        read_script(tree, fresh, min_age=60)
+    assert read_script(tree, fresh).source == "result := 1"
