@@ -65,6 +65,7 @@ class ReloadEvent:
     outcome: str  # activated | rejected | reverted | removed | ambiguous
     at: float
     path: str | None = None  # the file the decision was about
+    file_checksum: str | None = None  # of that file's content, when it was read
     active_source: str | None = None  # embedded | external | None: what is active afterwards
     active_checksum: str | None = None
     error_type: str | None = None
@@ -182,16 +183,14 @@ class ScriptRegistry:
             script = read_script(self.scripts_dir, path, self.max_script_bytes, min_age)
         except ExternalFileError as exc:
             return self._report(key, REJECTED, path, error_type="invalid_input", message=str(exc))
-        current = self._external.get(key)
         last = self._reloads.get(key)
         if (
-            current is not None
-            and current.script.checksum == script.checksum
-            and current.script.language is script.language
-            and last is not None
-            and last.outcome == ACTIVATED
+            last is not None
+            and last.outcome in (ACTIVATED, REJECTED)
+            and last.path == str(path)
+            and last.file_checksum == script.checksum
         ):
-            return None
+            return None  # the same content was already decided on
         if self._validate is not None:
             try:
                 self._validate(script)
@@ -200,6 +199,7 @@ class ScriptRegistry:
                     key,
                     REJECTED,
                     path,
+                    file_checksum=script.checksum,
                     error_type=err.type.value,
                     message=err.message,
                     line=err.line,
@@ -207,7 +207,7 @@ class ScriptRegistry:
                 )
         before = self._checksums()
         self._external[key] = ActiveScript(script, time.time())
-        return self._report(key, ACTIVATED, path, republish_from=before)
+        return self._report(key, ACTIVATED, path, republish_from=before, file_checksum=script.checksum)
 
     def _fall_back(self, key: ScriptKey) -> ReloadEvent | None:
         last = self._reloads.get(key)
@@ -237,6 +237,7 @@ class ScriptRegistry:
         path: Path | None,
         *,
         republish_from: set[str] | None = None,
+        file_checksum: str | None = None,
         error_type: str | None = None,
         message: str | None = None,
         line: int | None = None,
@@ -249,6 +250,7 @@ class ScriptRegistry:
             outcome=outcome,
             at=time.time(),
             path=str(path) if path else None,
+            file_checksum=file_checksum,
             active_source=active.source if active else None,
             active_checksum=active.script.checksum if active else None,
             error_type=error_type,
