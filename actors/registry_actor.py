@@ -16,7 +16,6 @@ import pykka
 from loguru import logger
 
 from engines import RunnerProcess, Script, SpawnLimits
-from registry.external import FileInFlux
 from registry.extract import ExtractResult, extract_scripts
 from registry.providers import EmbeddedProvider, ProviderError
 from registry.registry import RegistrySnapshot, ReloadEvent, ScriptRegistry
@@ -66,8 +65,12 @@ class RegistryActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         for provider in self._initial:
-            self._register(provider)
-        self.registry.reconcile_all()  # min_age 0: take files as they are at start-up
+            try:
+                self.registry.register_provider(provider)
+            except (ProviderError, OSError, UnicodeDecodeError) as exc:
+                logger.error("embedded scripts of module {} not registered: {}", provider.module, exc)
+        # files as they are at start-up; one still being written is taken by the watcher's first rescan
+        self.registry.reconcile_many(self.registry.keys_on_disk())
 
     def on_stop(self) -> None:
         self._validator.stop()
@@ -79,7 +82,7 @@ class RegistryActor(pykka.ThreadingActor):
         if isinstance(message, Reconcile):
             return self._reconcile(message)
         if isinstance(message, RegisterProvider):
-            return [s.name for s in self._register(message.provider, raise_errors=True)]
+            return [s.name for s in self._register(message.provider)]
         if isinstance(message, SubscribeReloads):
             self._subscribers.append(message.subscriber)
             return None
@@ -90,22 +93,10 @@ class RegistryActor(pykka.ThreadingActor):
         return super().on_receive(message)
 
     def _reconcile(self, message: Reconcile) -> list[ReloadEvent]:
-        events: list[ReloadEvent] = []
-        deferred: list[tuple[str, str]] = []
         keys = list(message.keys)
         if message.rescan:
             keys += [k for k in self.registry.keys_on_disk() if k not in keys]
-        for key in keys:
-            try:
-                event = self.registry.reconcile(key, message.min_age)
-            except FileInFlux:
-                deferred.append(key)
-                continue
-            except Exception:  # one bad file must never take the registry down
-                logger.exception("reload of {}/{} failed; the active version stays", *key)
-                continue
-            if event is not None:
-                events.append(event)
+        events, deferred = self.registry.reconcile_many(keys, message.min_age)
         if deferred and message.retry_to is not None:
             message.retry_to.tell(Retry(tuple(deferred)))
         return events
@@ -113,17 +104,11 @@ class RegistryActor(pykka.ThreadingActor):
     def extract(self, target_dir: Path, module: str | None) -> list[ExtractResult]:
         return extract_scripts(self.registry.embedded_scripts(module), target_dir, module)
 
-    def _register(self, provider: EmbeddedProvider, raise_errors: bool = False) -> list[Script]:
-        try:
-            scripts = self.registry.register_provider(provider)
-        except (ProviderError, OSError, UnicodeDecodeError) as exc:
-            logger.error("embedded scripts of module {} not registered: {}", provider.module, exc)
-            if raise_errors:
-                raise
-            return []
-        # an external override of one of these scripts may have been waiting for it
-        for script in scripts:
-            self.registry.reconcile((script.module, script.name))
+    def _register(self, provider: EmbeddedProvider) -> list[Script]:
+        """A provider registered after start-up (its errors go back to the caller);
+        an external override of one of its scripts may have been waiting for it."""
+        scripts = self.registry.register_provider(provider)
+        self.registry.reconcile_many((s.module, s.name) for s in scripts)
         return scripts
 
     def _validate(self, script: Script) -> object:

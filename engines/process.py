@@ -203,12 +203,7 @@ class RunnerProcess:
                 with contextlib.suppress(ScriptError, OSError, _RunnerGone, _Deadline, wire.ProtocolError):
                     self._send(wire.SimpleRequest(op="shutdown", id=next(self._ids)))
                     self._read_frame(time.monotonic() + timeout)
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            self._reap("shutdown")
+            self._reap("shutdown", grace=timeout)
 
     def kill(self) -> None:
         """SIGKILL the runner (from any thread); a request in flight ends as
@@ -468,7 +463,7 @@ class RunnerProcess:
                 if frame.type == "not_loaded":
                     return None
                 if frame.fatal:
-                    self._await_exit(f"fatal {frame.type}: runner exited to stop the script")
+                    self._reap(f"fatal {frame.type}: runner exited to stop the script")
                 raise self._script_error(frame)
             raise self._protocol_failure(f"unexpected frame during exec: {frame!r:.200}")
 
@@ -607,25 +602,23 @@ class RunnerProcess:
                 log.debug("runner stderr: {}", line)
         proc.stderr.close()
 
-    def _await_exit(self, reason: str) -> None:
+    def _exit_code(self, grace: float = 2.0) -> int | None:
+        """Wait up to ``grace`` for the runner to exit, then kill it; its exit code."""
         proc = self._proc
-        if proc is not None:
-            try:
-                proc.wait(2.0)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._reap(reason)
+        if proc is None:
+            return None
+        try:
+            return proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
 
-    def _reap(self, reason: str | None, *, crashed: bool = False) -> None:
+    def _reap(self, reason: str | None, *, crashed: bool = False, grace: float = 2.0) -> None:
         """Forget the current process (it has exited or is being killed)."""
         proc = self._proc
         if proc is None:
             return
-        try:
-            code = proc.wait(2.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
+        code = self._exit_code(grace)
         if reason is None:
             reason = _describe_exit(code)
         self.last_exit_reason = reason
@@ -645,14 +638,7 @@ class RunnerProcess:
             logger.bind(runner=self.name).warning("runner {} (pid {}) ended: {}", self.name, proc.pid, reason)
 
     def _crash_error(self) -> ScriptError:
-        proc = self._proc
-        code = None
-        if proc is not None:
-            try:
-                code = proc.wait(2.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                code = proc.wait()
+        code = self._exit_code()
         reason = _describe_exit(code)
         if code == -signal.SIGSYS:
             self._reap(f"{reason}: a forbidden system call")

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import time
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import attrs
+from loguru import logger
 
 from engines import ErrorType, Script, ScriptError
 
@@ -153,17 +154,26 @@ class ScriptRegistry:
             return []
         return sorted(scan(self.scripts_dir) | set(self._external) | set(self._reloads))
 
-    def reconcile_all(self) -> list[ReloadEvent]:
-        """Bring every key in line with the disk as it is now (start-up)."""
-        events = []
-        for key in self.keys_on_disk():
+    def reconcile_many(
+        self, keys: Iterable[ScriptKey], min_age: float = 0.0
+    ) -> tuple[list[ReloadEvent], list[ScriptKey]]:
+        """:meth:`reconcile` each key. Returns the events and the keys whose
+        files were still being written (to be tried again later). One key that
+        fails unexpectedly is logged; it never stops the others."""
+        events: list[ReloadEvent] = []
+        deferred: list[ScriptKey] = []
+        for key in keys:
             try:
-                event = self.reconcile(key)
-            except FileInFlux:  # written during start-up: the watcher's first rescan takes it
+                event = self.reconcile(key, min_age)
+            except FileInFlux:
+                deferred.append(key)
+                continue
+            except Exception:
+                logger.exception("reload of {}/{} failed; the active version stays", *key)
                 continue
             if event is not None:
                 events.append(event)
-        return events
+        return events, deferred
 
     def reconcile(self, key: ScriptKey, min_age: float = 0.0) -> ReloadEvent | None:
         """Re-read ``key`` from disk and decide what is active. Returns the

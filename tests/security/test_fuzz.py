@@ -184,28 +184,23 @@ def outcome(call: Any) -> object:
 FUZZ = settings(max_examples=700, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+SCRIPTS = {Language.TENGO: scripts_tengo, Language.ZYGOMYS: scripts_zygomys}
+
+
+@pytest.mark.parametrize("language", list(Language))
 @FUZZ
-@given(source=scripts_tengo)
-def test_check_tengo(runner: RunnerProcess, source: str) -> None:
-    outcome(lambda: runner.check(Script("fuzz", "t", Language.TENGO, source)))
+@given(data=st.data())
+def test_check(runner: RunnerProcess, language: Language, data: st.DataObject) -> None:
+    source = data.draw(SCRIPTS[language], label="source")
+    outcome(lambda: runner.check(Script("fuzz", "f", language, source)))
 
 
+@pytest.mark.parametrize("language", list(Language))
 @FUZZ
-@given(source=scripts_zygomys)
-def test_check_zygomys(runner: RunnerProcess, source: str) -> None:
-    outcome(lambda: runner.check(Script("fuzz", "z", Language.ZYGOMYS, source)))
-
-
-@FUZZ
-@given(source=scripts_tengo, context=contexts)
-def test_exec_tengo(runner: RunnerProcess, source: str, context: dict[str, Any]) -> None:
-    outcome(lambda: runner.execute(Script("fuzz", "t", Language.TENGO, source), ScriptInput(context)))
-
-
-@FUZZ
-@given(source=scripts_zygomys, context=contexts)
-def test_exec_zygomys(runner: RunnerProcess, source: str, context: dict[str, Any]) -> None:
-    outcome(lambda: runner.execute(Script("fuzz", "z", Language.ZYGOMYS, source), ScriptInput(context)))
+@given(data=st.data(), context=contexts)
+def test_exec(runner: RunnerProcess, language: Language, data: st.DataObject, context: dict[str, Any]) -> None:
+    source = data.draw(SCRIPTS[language], label="source")
+    outcome(lambda: runner.execute(Script("fuzz", "f", language, source), ScriptInput(context)))
 
 
 def test_the_runner_survived_the_fuzzing(runner: RunnerProcess) -> None:
